@@ -1,0 +1,100 @@
+"""Training throughput (images/s) of one model on synthetic data, augmentation included.
+
+    python benchmarks/throughput.py --model attention92 --batch-size 128 --precision mixed_bfloat16
+    KERAS_BACKEND=jax python benchmarks/throughput.py --model attention56 --width 0.25
+
+Runs the same compiled training step as a sweep trial (`ran_core.train`): uint8 images in,
+pad-crop-flip and mean subtraction inside the step, Nesterov SGD. Prints one JSON object
+(and writes it with --out). Ray, Optuna and TensorFlow stay off the import path under JAX.
+"""
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+
+
+def device_name():
+    import keras
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+        device = jax.devices()[0]
+        return device.device_kind if device.platform != "cpu" else f"cpu ({os.cpu_count()} cores)"
+    if backend == "tensorflow":
+        import tensorflow as tf
+        gpus = tf.config.list_physical_devices("GPU")
+        if gpus:
+            return tf.config.experimental.get_device_details(gpus[0]).get("device_name", "gpu")
+    return f"cpu ({os.cpu_count()} cores)"
+
+
+def measure(model_name, width, batch_size, precision, steps, warmup_steps, jit_compile):
+    import keras
+    from ran_core.config import TrainConfig
+    from ran_core.data import load_dataset
+    from ran_core.train import build_training_model, compile_for
+
+    data = load_dataset("synthetic", num_train=batch_size * steps, num_test=batch_size)
+    config = TrainConfig(model=model_name, width=width, dataset="synthetic", batch_size=batch_size,
+                         precision=precision, epochs=10)
+    started = time.perf_counter()
+    model, network = build_training_model(config, data.num_classes, data.pixel_mean())
+    build_s = time.perf_counter() - started
+    compile_for(model, config, steps)
+    if jit_compile != "auto":
+        model.jit_compile = jit_compile == "true"
+    targets = np.stack([data.y_train, data.y_train], axis=1)
+    started = time.perf_counter()
+    model.fit(data.x_train[: batch_size * warmup_steps], targets[: batch_size * warmup_steps],
+              batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
+    compile_s = time.perf_counter() - started
+    started = time.perf_counter()
+    model.fit(data.x_train, targets, batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
+    elapsed = time.perf_counter() - started
+    return {
+        "model": model_name, "width": width, "batch_size": batch_size, "precision": precision,
+        "jit_compile": str(model.jit_compile), "params": sum(int(np.prod(v.shape)) for v in network.trainable_variables),
+        "build_s": round(build_s, 2), "first_steps_s": round(compile_s, 2), "timed_steps": steps,
+        "images_per_s": round(batch_size * steps / elapsed, 1), "step_ms": round(1000 * elapsed / steps, 2),
+    }
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", nargs="+", default=["attention56"])
+    parser.add_argument("--width", type=float, nargs="+", default=[1.0])
+    parser.add_argument("--batch-size", type=int, nargs="+", default=[64])
+    parser.add_argument("--precision", nargs="+", default=["float32"], choices=["float32", "mixed_bfloat16"])
+    parser.add_argument("--steps", type=int, default=20, help="timed training steps")
+    parser.add_argument("--warmup-steps", type=int, default=3, help="untimed steps (compilation)")
+    parser.add_argument("--jit-compile", choices=["auto", "true", "false"], default="auto")
+    parser.add_argument("--out", help="also write the JSON here")
+    args = parser.parse_args(argv)
+
+    import keras
+    report = {"backend": keras.backend.backend(), "device": device_name(), "keras": keras.__version__,
+              "python": platform.python_version(), "host": platform.node(), "results": []}
+    for model_name in args.model:
+        for width in args.width:
+            for batch_size in args.batch_size:
+                for precision in args.precision:
+                    row = measure(model_name, width, batch_size, precision, args.steps, args.warmup_steps,
+                                  args.jit_compile)
+                    report["results"].append(row)
+                    print(json.dumps(row), file=sys.stderr, flush=True)
+    text = json.dumps(report, indent=1)
+    print(text)
+    if args.out:
+        tmp = args.out + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, args.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,263 @@
+"""One training run with the paper's recipe: `train(config)` and `python -m ran_core.train`.
+
+Each epoch trains on a seeded permutation of the training set (augmentation inside the compiled
+step), scores the clean test set, and can write a checkpoint (weights, optimizer state and
+schedule position, augmentation RNG, history) from which a stopped run resumes to the same
+result.
+"""
+
+import argparse
+import dataclasses
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from ran_core.augment import Preprocess
+from ran_core.config import TrainConfig
+from ran_core.data import load_dataset
+from ran_core.models import build_model
+from ran_core.noise import noisy_labels
+
+EVAL_BATCH_SIZE = 500
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What a finished (or stopped) run leaves: per-epoch metrics and the last test confusion."""
+
+    config: TrainConfig
+    history: list
+    confusion: np.ndarray  # [num_classes, num_classes], true label = row, last epoch
+    params: int
+    num_classes: int
+
+
+@keras.saving.register_keras_serializable(package="ran_core")
+def trained_label_loss(targets, probs):
+    """Cross-entropy against column 0 of the targets: the (possibly noisy) labels trained on."""
+    return keras.losses.sparse_categorical_crossentropy(targets[:, 0], probs)
+
+
+@keras.saving.register_keras_serializable(package="ran_core")
+class ColumnAccuracy(keras.metrics.Mean):
+    """Accuracy against one column of the targets: 0 = labels trained on, 1 = clean labels."""
+
+    def __init__(self, column=0, name="accuracy", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.column = column
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        hits = keras.ops.equal(keras.ops.cast(y_true[:, self.column], "int32"),
+                               keras.ops.cast(keras.ops.argmax(y_pred, axis=-1), "int32"))
+        return super().update_state(keras.ops.cast(hits, "float32"), sample_weight)
+
+    def get_config(self):
+        return {**super().get_config(), "column": self.column}
+
+
+def build_training_model(config, num_classes, pixel_mean):
+    """uint8 images -> Preprocess (mean, augmentation) -> network, compiled with the recipe."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(config.precision)
+    try:
+        keras.utils.set_random_seed(config.seed)
+        network = build_model(config.model, num_classes, attention_type=config.attention_type or "mixed",
+                              learning_mode=config.learning_mode or "arl", width=config.width,
+                              bn_momentum=config.bn_momentum)
+        images = keras.Input(network.input_shape[1:], dtype="uint8", name="uint8_image")
+        preprocess = Preprocess(pixel_mean, augment=config.augment, seed=config.seed, name="preprocess")
+        model = keras.Model(images, network(preprocess(images)), name=f"train_{network.name}")
+    finally:
+        keras.config.set_dtype_policy(previous)
+    return model, network
+
+
+def compile_for(model, config, steps_per_epoch):
+    total = config.epochs * steps_per_epoch
+    boundaries = [max(1, int(round(f * total))) for f in config.lr_drops]
+    values = [config.learning_rate / 10 ** i for i in range(len(boundaries) + 1)]
+    schedule = keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
+    optimizer = keras.optimizers.SGD(schedule, momentum=config.momentum, nesterov=True,
+                                     weight_decay=config.weight_decay or None)
+    metrics = [ColumnAccuracy(0, name="accuracy"), ColumnAccuracy(1, name="clean_accuracy")]
+    model.compile(optimizer=optimizer, loss=trained_label_loss, metrics=metrics,
+                  steps_per_execution=config.steps_per_execution)
+    return schedule
+
+
+def train(config, *, dataset=None, resume_from=None, checkpoint_dir=None, on_epoch_end=None, verbose="auto"):
+    """Trains `config` (a TrainConfig or a mapping) and returns a TrainResult.
+
+    dataset: an already loaded Dataset (a sweep shares one per node); else it is loaded here.
+    resume_from: a checkpoint folder written by this function; training continues after its epoch.
+    checkpoint_dir: keep the latest checkpoint there (`latest` names it; the one before is removed).
+    on_epoch_end(metrics, save): called after every epoch with the metrics dict and a function
+        `save(directory)` that writes that epoch's checkpoint where the caller wants it.
+    """
+    config = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(dict(config))
+    data = dataset if dataset is not None else load_dataset(config.dataset, config.data_dir)
+    if data.name != config.dataset:
+        raise ValueError(f"dataset {data.name!r} passed for config.dataset={config.dataset!r}")
+    noisy = config.noise_ratio > 0
+    labels = (noisy_labels(data.y_train, config.noise_ratio, data.num_classes, config.seed)[0]
+              if noisy else data.y_train)
+    train_targets = np.stack([labels, data.y_train], axis=1)
+    steps_per_epoch = len(data.x_train) // config.batch_size
+    if steps_per_epoch < 1:
+        raise ValueError(f"batch_size={config.batch_size} exceeds the {len(data.x_train)} training images "
+                         f"of {config.dataset!r}")
+
+    model, network = build_training_model(config, data.num_classes, data.pixel_mean())
+    schedule = compile_for(model, config, steps_per_epoch)
+    history, start_epoch = [], 0
+    if resume_from is not None:
+        state = load_checkpoint(model, resume_from)
+        if state["config"] != json.loads(json.dumps(config.to_dict())):
+            raise ValueError(f"checkpoint {resume_from} was written for another config: {state['config']}")
+        history, start_epoch = state["history"], state["epoch"]
+        confusion = np.asarray(state["confusion"], dtype=np.int64)
+    else:
+        confusion = np.zeros((data.num_classes, data.num_classes), dtype=np.int64)
+    if verbose == "auto":
+        verbose = 1 if sys.stdout.isatty() else 0
+
+    for epoch in range(start_epoch, config.epochs):
+        order = np.random.default_rng([config.seed, epoch]).permutation(len(data.x_train))
+        order = order[: steps_per_epoch * config.batch_size]  # whole batches: one compiled shape
+        started = time.perf_counter()
+        fit = model.fit(data.x_train[order], train_targets[order], batch_size=config.batch_size,
+                        initial_epoch=epoch, epochs=epoch + 1, shuffle=False, verbose=verbose)
+        epoch_time = time.perf_counter() - started
+        probs = model.predict(data.x_test, batch_size=EVAL_BATCH_SIZE, verbose=0)
+        test = score(probs, data.y_test, data.num_classes)
+        confusion = test.pop("confusion")
+        metrics = {
+            "epoch": epoch + 1,
+            "train_loss": fit.history["loss"][-1],
+            "train_accuracy": fit.history["accuracy"][-1],
+            "clean_train_accuracy": fit.history["clean_accuracy"][-1] if noisy else None,
+            **test,
+            "learning_rate": float(keras.ops.convert_to_numpy(schedule(model.optimizer.iterations))),
+            "epoch_time_s": epoch_time,
+            "images_per_s": len(order) / epoch_time,
+        }
+        metrics = {k: (float(v) if isinstance(v, (float, np.floating)) else v) for k, v in metrics.items()}
+        history.append(metrics)
+        state = {"epoch": epoch + 1, "history": history, "config": config.to_dict(),
+                 "confusion": confusion.tolist()}
+        if checkpoint_dir is not None:
+            keep_latest_checkpoint(model, state, Path(checkpoint_dir))
+        if on_epoch_end is not None:
+            on_epoch_end(dict(metrics), lambda directory, state=state: save_checkpoint(model, state, directory))
+    params = sum(int(np.prod(v.shape)) for v in network.trainable_variables)
+    return TrainResult(config, history, confusion, params, data.num_classes)
+
+
+def score(probs, labels, num_classes):
+    """Test loss, accuracy, error and confusion matrix from predicted probabilities."""
+    probs = np.asarray(probs, dtype=np.float64)
+    predicted = probs.argmax(axis=1)
+    loss = float(-np.log(np.clip(probs[np.arange(len(labels)), labels], 1e-12, None)).mean())
+    accuracy = float((predicted == labels).mean())
+    confusion = np.bincount(labels * num_classes + predicted, minlength=num_classes ** 2)
+    return {"test_loss": loss, "test_accuracy": accuracy, "test_error": 1.0 - accuracy,
+            "confusion": confusion.reshape(num_classes, num_classes)}
+
+
+# --- checkpoints -------------------------------------------------------------------------------
+
+def save_checkpoint(model, state, directory):
+    """Writes weights (with optimizer state), the augmentation RNG and `state` into `directory`.
+    state.json is written last: a folder without it is not a checkpoint."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    model.save_weights(directory / "model.weights.h5")
+    rng = model.get_layer("preprocess").rng.state
+    state = {**state, "rng_state": keras.ops.convert_to_numpy(rng).tolist()}
+    tmp = directory / "state.json.tmp"
+    tmp.write_text(json.dumps(state))
+    os.replace(tmp, directory / "state.json")
+
+
+def load_checkpoint(model, directory):
+    """Restores a checkpoint into a compiled model built from the same config; returns its state."""
+    directory = Path(directory)
+    if (directory / "latest").exists():
+        directory = directory / (directory / "latest").read_text().strip()
+    state_file = directory / "state.json"
+    if not state_file.exists():
+        raise FileNotFoundError(f"No checkpoint in {directory}: state.json is missing")
+    state = json.loads(state_file.read_text())
+    model.optimizer.build(model.trainable_variables)
+    model.load_weights(directory / "model.weights.h5")
+    model.get_layer("preprocess").rng.state.assign(np.asarray(state["rng_state"], dtype="uint32"))
+    return state
+
+
+def keep_latest_checkpoint(model, state, root):
+    """root/epoch_NNNN/ plus root/latest naming it, switched atomically; older epochs removed."""
+    name = f"epoch_{state['epoch']:04d}"
+    save_checkpoint(model, state, root / name)
+    tmp = root / "latest.tmp"
+    tmp.write_text(name)
+    os.replace(tmp, root / "latest")
+    for old in root.glob("epoch_*"):
+        if old.name != name:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+# --- command line ------------------------------------------------------------------------------
+
+def _parser():
+    parser = argparse.ArgumentParser(prog="python -m ran_core.train", description=__doc__.splitlines()[0])
+    for field in dataclasses.fields(TrainConfig):
+        flag = "--" + field.name.replace("_", "-")
+        if field.type == "bool" or isinstance(field.default, bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=field.default)
+        elif field.name == "lr_drops":
+            parser.add_argument(flag, type=float, nargs="+", default=list(field.default))
+        else:
+            kind = type(field.default) if field.default is not None else str
+            parser.add_argument(flag, type=kind, default=field.default)
+    parser.add_argument("--checkpoint-dir", help="keep the latest epoch's checkpoint here")
+    parser.add_argument("--resume", action="store_true", help="continue from --checkpoint-dir")
+    parser.add_argument("--json", help="write the final metrics and history here")
+    return parser
+
+
+def main(argv=None):
+    args = vars(_parser().parse_args(argv))
+    checkpoint_dir, resume, json_path = args.pop("checkpoint_dir"), args.pop("resume"), args.pop("json")
+    try:
+        config = TrainConfig.from_dict(args)
+        if resume and not (checkpoint_dir and (Path(checkpoint_dir) / "latest").exists()):
+            raise ValueError(f"--resume needs a --checkpoint-dir holding a checkpoint. Received: {checkpoint_dir!r}")
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    result = train(config, resume_from=checkpoint_dir if resume else None, checkpoint_dir=checkpoint_dir,
+                   on_epoch_end=lambda m, _: print(_epoch_line(m), flush=True))
+    final = result.history[-1]
+    print(f"done: {config.model} on {config.dataset}, {result.params:,} parameters, "
+          f"test accuracy {final['test_accuracy']:.4f} after {final['epoch']} epochs")
+    if json_path:
+        Path(json_path).write_text(json.dumps({"config": config.to_dict(), "params": result.params,
+                                               "history": result.history}, indent=1))
+    return 0
+
+
+def _epoch_line(m):
+    clean = f" clean_train_acc {m['clean_train_accuracy']:.4f}" if m["clean_train_accuracy"] is not None else ""
+    return (f"epoch {m['epoch']}: train_loss {m['train_loss']:.4f} train_acc {m['train_accuracy']:.4f}{clean} "
+            f"test_loss {m['test_loss']:.4f} test_acc {m['test_accuracy']:.4f} lr {m['learning_rate']:.4g} "
+            f"{m['epoch_time_s']:.1f}s {m['images_per_s']:.0f} img/s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
