@@ -5,6 +5,9 @@ Names are imported lazily so that light users (analysis, reports) never import K
 """
 
 import importlib
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the way
 
 _EXPORTS = {
     "build_model": "ran_core.models",

@@ -1,0 +1,146 @@
+"""The search space, declared once, and the studies that take slices of it.
+
+SPACE lists every dimension a trial can vary, in the order Optuna suggests them, with its
+allowed values and the condition under which it applies (a ResNet baseline has no attention
+type or learning mode). A `Study` names which dimensions it sweeps exhaustively (`grid`, every
+cell times every seed), which it searches (`search`, sampled by TPE) and which it fixes; all of
+them are checked against SPACE and TrainConfig before anything runs.
+"""
+
+import dataclasses
+import itertools
+import math
+
+from ran_core.config import PRECISIONS, TrainConfig
+from ran_core.data import DATASETS
+from ran_core.layers import ATTENTION_TYPES, LEARNING_MODES
+from ran_core.models import is_attention, list_models
+
+
+@dataclasses.dataclass(frozen=True)
+class Dim:
+    """One dimension: categorical `choices`, or a numeric range [low, high] (`log` scale)."""
+
+    name: str
+    choices: tuple = ()
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    integer: bool = False
+    attention_only: bool = False
+
+    def applies(self, config):
+        return not self.attention_only or is_attention(config.get("model", ""))
+
+    def check(self, value):
+        """`value` if it lies in this dimension, else a ValueError naming what is allowed."""
+        if self.choices:
+            ok = value in self.choices
+            allowed = f"one of {list(self.choices)}"
+        else:
+            ok = (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+                  and self.low <= value <= self.high and (not self.integer or float(value).is_integer()))
+            allowed = f"{'an integer' if self.integer else 'a number'} in [{self.low}, {self.high}]"
+        if not ok:
+            raise ValueError(f"{self.name} must be {allowed}. Received: {self.name}={value!r}")
+        return value
+
+    def suggest(self, trial, bounds=None):
+        """Samples this dimension from an Optuna trial within `bounds`: a (low, high) tuple for a
+        numeric range, or a list of values."""
+        if self.choices or isinstance(bounds, (list, tuple)) and not _is_range(bounds):
+            return trial.suggest_categorical(self.name, list(bounds or self.choices))
+        low, high = bounds or (self.low, self.high)
+        if self.integer:
+            return trial.suggest_int(self.name, int(low), int(high), log=self.log)
+        return trial.suggest_float(self.name, low, high, log=self.log)
+
+
+def _is_range(bounds):
+    return isinstance(bounds, tuple) and len(bounds) == 2 and all(isinstance(b, (int, float)) for b in bounds)
+
+
+SPACE = (
+    Dim("dataset", choices=DATASETS),
+    Dim("model", choices=tuple(list_models())),
+    Dim("attention_type", choices=ATTENTION_TYPES, attention_only=True),
+    Dim("learning_mode", choices=LEARNING_MODES, attention_only=True),
+    Dim("noise_ratio", low=0.0, high=0.9),
+    Dim("width", low=1 / 16, high=4.0, log=True),
+    Dim("learning_rate", low=1e-3, high=1.0, log=True),
+    Dim("weight_decay", low=1e-6, high=1e-2, log=True),
+    Dim("batch_size", choices=(16, 32, 64, 128, 256, 512)),
+    Dim("epochs", low=1, high=1000, integer=True),
+    Dim("precision", choices=PRECISIONS),
+)
+DIMS = {dim.name: dim for dim in SPACE}
+
+
+@dataclasses.dataclass
+class Study:
+    """A slice of SPACE. grid: name -> values (exhaustive); search: name -> (low, high) or
+    values (TPE); fixed: any TrainConfig field -> value. Seeds multiply the grid."""
+
+    name: str
+    grid: dict = dataclasses.field(default_factory=dict)
+    search: dict = dataclasses.field(default_factory=dict)
+    fixed: dict = dataclasses.field(default_factory=dict)
+    seeds: tuple = (0,)
+
+    def __post_init__(self):
+        for part in ("grid", "search"):
+            for name, values in getattr(self, part).items():
+                if name not in DIMS:
+                    raise ValueError(f"{self.name}: {part} dimension {name!r} is not in the search space "
+                                     f"{sorted(DIMS)}")
+                if not isinstance(values, (list, tuple)) or not values:
+                    raise ValueError(f"{self.name}: {part}[{name!r}] must be a non-empty list (or a (low, high) "
+                                     f"tuple in search). Received: {values!r}")
+                for value in values:
+                    DIMS[name].check(value)
+        models = self.grid.get("model", self.search.get("model", [self.fixed.get("model", "attention56")]))
+        conditional = [d for d in SPACE if d.attention_only and d.name in self.grid]
+        if conditional and not all(is_attention(m) for m in models):
+            raise ValueError(f"{self.name}: grid dimension {conditional[0].name!r} does not apply to ResNet "
+                             f"baselines; fix it instead. Received: model={list(models)!r}")
+        clash = set(self.grid) & set(self.search) | (set(self.grid) | set(self.search)) & set(self.fixed)
+        if clash:
+            raise ValueError(f"{self.name}: {sorted(clash)} declared twice (grid, search and fixed are exclusive)")
+        if not self.seeds or not all(isinstance(s, int) and s >= 0 for s in self.seeds):
+            raise ValueError(f"{self.name}: seeds must be non-negative integers. Received: {self.seeds!r}")
+        for config in itertools.islice(self.cells(), 64):  # every grid cell is a valid TrainConfig
+            TrainConfig.from_dict(config)
+
+    @property
+    def exhaustive(self):
+        return not self.search
+
+    def grid_space(self):
+        """The Optuna GridSampler space: every grid dimension, plus the seed."""
+        return {**{name: list(values) for name, values in self.grid.items()}, "seed": list(self.seeds)}
+
+    def num_cells(self):
+        return math.prod(len(v) for v in self.grid_space().values())
+
+    def cells(self):
+        """Every grid cell as a full config (searched dimensions left at their defaults)."""
+        space = self.grid_space()
+        for combo in itertools.product(*space.values()):
+            yield {**self.fixed, **dict(zip(space, combo))}
+
+    def define_by_run(self, trial):
+        """Optuna define-by-run: suggests the grid and search dimensions in SPACE order (skipping
+        those that do not apply, e.g. attention settings for ResNets) and returns the constants."""
+        config = dict(self.fixed)
+        for dim in SPACE:
+            if not dim.applies(config):
+                continue
+            if dim.name in self.grid:
+                config[dim.name] = trial.suggest_categorical(dim.name, list(self.grid[dim.name]))
+            elif dim.name in self.search:
+                config[dim.name] = dim.suggest(trial, self.search[dim.name])
+        trial.suggest_categorical("seed", list(self.seeds))
+        return {k: v for k, v in self.fixed.items()}
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)

@@ -1,0 +1,50 @@
+"""The Ray Tune trainable: one sweep trial is one `ran_core.train.train` run.
+
+It lives in the installed package so that Ray workers (also under pytest) can import it. Each
+epoch is reported with `ray.tune.report` together with a checkpoint, so ASHA can stop the trial
+at a rung and a retried or resumed trial continues from its last epoch.
+"""
+
+import contextlib
+import dataclasses
+import os
+import tempfile
+import time
+
+from ran_core.config import TrainConfig
+from ran_core.results import runtime_info
+
+TRAIN_FIELDS = {field.name for field in dataclasses.fields(TrainConfig)}
+FAIL_ENV = "RAN_FAIL_TRIAL_IF"  # test hook: "key=value" makes matching trials raise (see tests)
+
+
+def run_trial(config, datasets=None):
+    """Function trainable. `datasets` maps dataset name -> Dataset, shared via the object store."""
+    import ray
+    from ray import tune
+
+    train_config = TrainConfig.from_dict({k: v for k, v in config.items() if k in TRAIN_FIELDS})
+    _maybe_fail(config)
+    from ran_core.train import train  # imports Keras: after the backend env vars are in place
+
+    info = {**runtime_info(), "node_id": ray.get_runtime_context().get_node_id()}
+    dataset = (datasets or {}).get(train_config.dataset)
+    started = time.perf_counter()
+
+    def report(metrics, save):
+        with tempfile.TemporaryDirectory(prefix="ran_ckpt_") as directory:
+            save(directory)
+            tune.report({**metrics, **info, "trial_time_s": time.perf_counter() - started},
+                        checkpoint=tune.Checkpoint.from_directory(directory))
+
+    checkpoint = tune.get_checkpoint()
+    with checkpoint.as_directory() if checkpoint else contextlib.nullcontext() as resume_from:
+        train(train_config, dataset=dataset, resume_from=resume_from, on_epoch_end=report, verbose=0)
+
+
+def _maybe_fail(config):
+    rule = os.environ.get(FAIL_ENV)
+    if rule:
+        key, _, value = rule.partition("=")
+        if str(config.get(key)) == value:
+            raise RuntimeError(f"injected failure for {key}={value} ({FAIL_ENV})")

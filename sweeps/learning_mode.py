@@ -1,0 +1,23 @@
+"""Learning mode (paper, Table 3): attention residual learning (ARL, (1 + M) * T) against naive
+attention learning (NAL, M * T) as the network deepens, on CIFAR-10.
+
+    python sweeps/learning_mode.py                     # smoke: offline digits
+    python sweeps/learning_mode.py --preset paper --seeds 3 --address auto --storage s3://BUCKET/ran
+"""
+
+import sys
+
+from ran_core.space import Study
+from ran_core.sweep import run_study
+
+MODES = ["arl", "nal"]
+
+PRESETS = {
+    "paper": Study("learning_mode", grid={"model": ["attention56", "attention92", "attention128", "attention164"],
+                                          "learning_mode": MODES}, fixed={"dataset": "cifar10"}),
+    "smoke": Study("learning_mode", grid={"model": ["attention56", "attention92"], "learning_mode": MODES},
+                   fixed={"dataset": "digits", "width": 0.125, "epochs": 2, "learning_rate": 0.05}),
+}
+
+if __name__ == "__main__":
+    sys.exit(run_study(PRESETS))

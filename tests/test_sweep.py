@@ -1,0 +1,162 @@
+"""Sweep engine end to end: real local Ray, real Optuna studies, real Parquet, tiny models on digits."""
+
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pyarrow.parquet as pq
+import pytest
+
+from ran_core.results import EPOCHS_SCHEMA, TRIALS_SCHEMA
+from ran_core.space import Study
+from ran_core.sweep import configure
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.timeout(900)
+
+
+def study_module(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "sweeps" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def sweep(name, tmp_path, *flags, env=None, wait=True):
+    command = [sys.executable, str(ROOT / "sweeps" / f"{name}.py"), "--no-dashboard",
+               "--output", str(tmp_path / "out"), "--storage", str(tmp_path / "storage"), *flags]
+    full_env = {**os.environ, **(env or {})}
+    if not wait:
+        return subprocess.Popen(command, cwd=tmp_path, env=full_env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    return subprocess.run(command, cwd=tmp_path, env=full_env, capture_output=True, text=True, timeout=850)
+
+
+def read(tmp_path, name):
+    return pq.read_table(tmp_path / "out" / f"{name}.parquet")
+
+
+@pytest.mark.parametrize("script", ["noise_robustness", "depth", "attention_types", "learning_mode", "search"])
+def test_every_study_script_declares_valid_presets(script):
+    presets = study_module(script).PRESETS
+    assert set(presets) == {"smoke", "paper"}
+    assert all(isinstance(s, Study) and s.name == script for s in presets.values())
+    assert presets["smoke"].fixed["dataset"] == "digits"
+
+
+@pytest.mark.parametrize("flags,message", [
+    (["--seeds", "0"], "--seeds must be >= 1"),
+    (["--num-samples", "3"], "--num-samples does not apply"),
+    (["--epochs", "0"], "epochs must be"),
+    (["--dataset", "mnist"], "dataset must be one of"),
+    (["--cpus-per-trial", "-1"], "--cpus-per-trial must be a positive number"),
+    (["--gpus-per-trial", "1.5"], "above 1 must be whole"),
+    (["--max-concurrent", "0"], "--max-concurrent must be >= 1"),
+    (["--data-dir", "/no/such/dir"], "does not exist"),
+    (["--resume"], "no experiment recorded"),
+])
+def test_bad_flags_are_rejected_with_what_was_received(flags, message, tmp_path):
+    presets = study_module("noise_robustness").PRESETS
+    with pytest.raises(ValueError, match=None) as error:
+        configure(presets, [*flags, "--output", str(tmp_path / "out")])
+    assert message in str(error.value)
+
+
+def test_bad_flag_exits_2_before_ray_starts_and_writes_nothing(tmp_path):
+    started = time.monotonic()
+    run = sweep("noise_robustness", tmp_path, "--preset", "paper", "--dataset", "cifar10",
+                "--data-dir", str(tmp_path))
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "CIFAR-10 copy at" in run.stderr and "--data-dir" in run.stderr
+    assert not (tmp_path / "out").exists() and not (tmp_path / "storage").exists()
+    assert time.monotonic() - started < 120
+
+
+def test_noise_robustness_smoke_study_end_to_end(tmp_path):
+    run = sweep("noise_robustness", tmp_path)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    trials, epochs = read(tmp_path, "trials"), read(tmp_path, "epochs")
+    assert trials.schema.equals(TRIALS_SCHEMA) and epochs.schema.equals(EPOCHS_SCHEMA)
+    rows = trials.to_pylist()
+    cells = sorted((r["model"], r["noise_ratio"]) for r in rows)
+    assert cells == sorted((m, n) for m in ("attention56", "resnet56") for n in (0.0, 0.1, 0.3, 0.5, 0.7))
+    budget = rows[0]["epochs"]
+    for r in rows:
+        assert r["status"] == "completed" and r["epochs_run"] == budget and r["error"] is None
+        assert r["dataset"] == "digits" and r["params"] > 0 and r["num_classes"] == 10
+        assert 0 <= r["final_test_error"] <= 1 and r["best_test_error"] <= r["final_test_error"]
+        assert sum(r["test_confusion"]) == 450  # the digits test split
+        assert (r["final_clean_train_accuracy"] is None) == (r["noise_ratio"] == 0)
+        assert (r["attention_type"] is None) == (r["model"] == "resnet56")
+        assert r["backend"] == "tensorflow" and r["keras_version"] and r["ray_version"] and r["backend_version"]
+    keys = [(r["trial_id"], r["epoch"]) for r in epochs.to_pylist()]
+    assert len(keys) == len(set(keys)) == len(rows) * budget
+    assert "Ray dashboard" not in run.stdout  # --no-dashboard
+    assert "10 trials done: 10 completed, 0 pruned, 0 errored" in run.stdout
+
+
+def test_asha_prunes_and_optuna_records_pruned_trials(tmp_path):
+    run = sweep("search", tmp_path, "--num-samples", "6", "--epochs", "4", "--grace-period", "1",
+                "--reduction-factor", "2", "--max-concurrent", "2")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    rows = read(tmp_path, "trials").to_pylist()
+    assert len(rows) == 6
+    pruned = {r["trial_id"] for r in rows if r["status"] == "pruned"}
+    completed = {r["trial_id"] for r in rows if r["status"] == "completed"}
+    assert pruned and completed and len(pruned | completed) == 6
+    assert all(r["epochs_run"] < 4 for r in rows if r["status"] == "pruned")
+
+    experiment = json.loads((tmp_path / "out" / "experiment.json").read_text())["name"]
+    study = optuna.load_study(study_name=experiment, storage=f"sqlite:///{tmp_path / 'out' / 'optuna.db'}")
+    states = [t.state for t in study.trials]
+    assert states.count(optuna.trial.TrialState.PRUNED) == len(pruned)
+    assert states.count(optuna.trial.TrialState.COMPLETE) == len(completed)
+    for t in study.trials:
+        steps = sorted(t.intermediate_values)
+        assert steps == list(range(1, len(steps) + 1)) and steps
+        if t.state == optuna.trial.TrialState.COMPLETE:
+            assert steps[-1] == 4
+        else:
+            assert steps[-1] < 4
+
+
+def test_a_failing_trial_is_recorded_and_makes_the_sweep_exit_1(tmp_path):
+    run = sweep("depth", tmp_path, "--epochs", "1", "--max-failures", "0",
+                env={"RAN_FAIL_TRIAL_IF": "model=attention92"})
+    assert run.returncode == 1, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "1 trial(s) errored" in run.stdout and "injected failure" in run.stdout
+    rows = {r["model"]: r for r in read(tmp_path, "trials").to_pylist()}
+    assert rows["attention92"]["status"] == "errored" and "injected failure" in rows["attention92"]["error"]
+    assert rows["attention56"]["status"] == "completed"
+
+
+def test_killed_driver_resumes_without_losing_or_duplicating_rows(tmp_path):
+    flags = ["--epochs", "4", "--max-concurrent", "2"]
+    driver = sweep("attention_types", tmp_path, *flags, wait=False)
+    epochs_file = tmp_path / "out" / "epochs.parquet"
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and driver.poll() is None:
+        if epochs_file.exists() and pq.read_table(epochs_file).num_rows >= 3:
+            break
+        time.sleep(1)
+    assert driver.poll() is None, "the sweep finished before it could be interrupted"
+    os.killpg(driver.pid, signal.SIGKILL)
+    driver.wait()
+    rows_before = pq.read_table(epochs_file).num_rows
+    assert rows_before < 12
+
+    run = sweep("attention_types", tmp_path, *flags, "--resume")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    trials = read(tmp_path, "trials").to_pylist()
+    assert sorted(r["attention_type"] for r in trials) == ["channel", "mixed", "spatial"]
+    assert all(r["status"] == "completed" and r["epochs_run"] == 4 for r in trials)
+    assert len({r["experiment_id"] for r in trials}) == 1
+    epochs = read(tmp_path, "epochs").to_pylist()
+    keys = [(r["trial_id"], r["epoch"]) for r in epochs]
+    assert len(keys) == len(set(keys)) == 12

@@ -1,0 +1,130 @@
+"""Training: config validation, augmentation, the recipe's schedule, noisy runs, resume, CLI."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from ran_core.augment import Preprocess
+from ran_core.config import TrainConfig
+from ran_core.data import load_dataset
+from ran_core.train import main, score, train
+
+TINY = dict(model="attention56", width=0.125, dataset="synthetic", batch_size=32, epochs=3,
+            learning_rate=0.05, seed=3)
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    return load_dataset("synthetic", num_train=192, num_test=64)
+
+
+@pytest.mark.parametrize("values,message", [
+    (dict(modle="attention56"), "Unknown config keys ['modle']"),
+    (dict(noise_ratio=1.0), "noise_ratio=1.0"),
+    (dict(noise_ratio=-0.1), "noise_ratio=-0.1"),
+    (dict(epochs=0), "epochs=0"),
+    (dict(batch_size=2.5), "batch_size=2.5"),
+    (dict(learning_rate=0), "learning_rate=0"),
+    (dict(precision="fp16"), "precision='fp16'"),
+    (dict(dataset="imagenet"), "dataset='imagenet'"),
+    (dict(model="attention57"), "36m + 20"),
+    (dict(attention_type="local"), "attention_type='local'"),
+    (dict(lr_drops=(0.6, 0.4)), "lr_drops=(0.6, 0.4)"),
+    (dict(augment="yes"), "augment='yes'"),
+])
+def test_bad_config_is_rejected_with_what_was_received(values, message):
+    with pytest.raises(ValueError) as error:
+        TrainConfig.from_dict(values)
+    assert message in str(error.value)
+
+
+def test_config_normalises_names_and_drops_attention_settings_for_resnets():
+    config = TrainConfig.from_dict(dict(model="ResNet164", attention_type="mixed", dataset="CIFAR10",
+                                        batch_size=np.int64(128)))
+    assert (config.model, config.attention_type, config.learning_mode) == ("resnet164", None, None)
+    assert config.dataset == "cifar10" and config.batch_size == 128 and type(config.batch_size) is int
+    assert TrainConfig(model="attention92", attention_type="SPATIAL").attention_type == "spatial"
+
+
+def test_augmentation_is_a_padded_crop_maybe_flipped_and_inference_only_subtracts_the_mean():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(16, 32, 32, 3), dtype=np.uint8)
+    mean = images.mean(axis=0)
+    layer = Preprocess(mean, seed=1)
+    expected = (images.astype("float32") - mean) / 255.0
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(images, training=False)), expected, atol=1e-6)
+
+    out = keras.ops.convert_to_numpy(layer(images, training=True))
+    padded = np.pad(expected, [(0, 0), (4, 4), (4, 4), (0, 0)])
+    offsets = set()
+    for i in range(len(images)):
+        matches = [(dy, dx, flip) for dy in range(9) for dx in range(9) for flip in (False, True)
+                   if np.allclose(out[i], (lambda w: w[:, ::-1] if flip else w)(padded[i, dy:dy + 32, dx:dx + 32]),
+                                  atol=1e-6)]
+        assert matches, f"image {i} is not a 32x32 window of the padded image"
+        offsets.add(matches[0])
+    assert len(offsets) > 4, "crops and flips should vary across a batch"
+    again = keras.ops.convert_to_numpy(layer(images, training=True))
+    assert not np.allclose(again, out), "each call draws new crops"
+
+
+def test_score_gives_loss_accuracy_and_confusion():
+    probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
+    result = score(probs, np.array([0, 1, 1]), 2)
+    assert result["confusion"].tolist() == [[1, 0], [1, 1]]
+    assert result["test_accuracy"] == pytest.approx(2 / 3)
+    assert result["test_error"] == pytest.approx(1 / 3)
+    assert result["test_loss"] == pytest.approx(-np.log([0.9, 0.8, 0.4]).mean())
+
+
+def test_schedule_noise_metrics_and_resume_to_the_same_result(synthetic, tmp_path):
+    config = dict(TINY, noise_ratio=0.3, epochs=3, lr_drops=(0.34, 0.67))
+    full = train(config, dataset=synthetic, verbose=0)
+    assert [m["epoch"] for m in full.history] == [1, 2, 3]
+    assert [m["learning_rate"] for m in full.history] == pytest.approx([0.005, 0.0005, 0.0005])
+    assert all(0 <= m["clean_train_accuracy"] <= 1 for m in full.history)
+    assert full.confusion.sum() == len(synthetic.y_test)
+    assert full.params > 0
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_two(metrics, save):
+        if metrics["epoch"] == 2:
+            raise Stop
+
+    with pytest.raises(Stop):
+        train(config, dataset=synthetic, checkpoint_dir=tmp_path, on_epoch_end=stop_after_two, verbose=0)
+    assert (tmp_path / "latest").read_text() == "epoch_0002"
+    resumed = train(config, dataset=synthetic, resume_from=tmp_path, checkpoint_dir=tmp_path, verbose=0)
+    assert [m["epoch"] for m in resumed.history] == [1, 2, 3]
+    for key in ("train_loss", "train_accuracy", "clean_train_accuracy", "test_loss", "test_accuracy"):
+        np.testing.assert_allclose([m[key] for m in resumed.history], [m[key] for m in full.history],
+                                   rtol=1e-4, atol=1e-5, err_msg=key)
+    with pytest.raises(ValueError, match="another config"):
+        train(dict(config, learning_rate=0.1), dataset=synthetic, resume_from=tmp_path, verbose=0)
+
+
+def test_clean_runs_report_no_clean_accuracy_and_checkpoints_reach_the_callback(synthetic, tmp_path):
+    seen = []
+
+    def on_epoch_end(metrics, save):
+        save(tmp_path / f"ckpt{metrics['epoch']}")
+        seen.append(metrics)
+
+    train(dict(TINY, model="resnet56", epochs=2), dataset=synthetic, on_epoch_end=on_epoch_end, verbose=0)
+    assert [m["clean_train_accuracy"] for m in seen] == [None, None]
+    state = json.loads((tmp_path / "ckpt2" / "state.json").read_text())
+    assert state["epoch"] == 2 and (tmp_path / "ckpt2" / "model.weights.h5").exists()
+
+
+def test_cli_trains_and_rejects_bad_flags(tmp_path, capsys):
+    out = tmp_path / "run.json"
+    assert main(["--model", "resnet56", "--width", "0.125", "--dataset", "digits", "--epochs", "1",
+                 "--batch-size", "128", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["history"][0]["epoch"] == 1
+    assert "test accuracy" in capsys.readouterr().out
+    assert main(["--model", "attention56", "--noise-ratio", "1.5"]) == 2
+    assert "noise_ratio=1.5" in capsys.readouterr().err
