@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install run test test-jax
+.PHONY: install run test
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,6 @@ install: $(VENV)/.installed
 run: install  ## noise-robustness smoke study: local Ray, offline digits data, a few minutes on a laptop CPU
 	$(PY) sweeps/noise_robustness.py
 
-test: install  ## the whole suite on TensorFlow, then the backend-sensitive tests again on JAX
+test: install  ## the whole suite on TensorFlow, then the backend-sensitive tests (models, training) on JAX
 	$(PY) -m pytest -q
-	KERAS_BACKEND=jax $(PY) -m pytest -q -m "not slow" tests/test_models.py
+	KERAS_BACKEND=jax $(PY) -m pytest -q tests/test_models.py tests/test_train.py

@@ -73,7 +73,10 @@ class ResidualUnit(layers.Layer):
         return y + shortcut
 
     def compute_output_shape(self, input_shape):
-        return self.convs[-1].compute_output_shape(self.convs[0].compute_output_shape(input_shape))
+        shape = input_shape
+        for conv in self.convs:
+            shape = conv.compute_output_shape(shape)
+        return shape
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "strides": self.strides,

@@ -107,7 +107,7 @@ def resolve_spec(name, modules_per_stage=None):
 
 def build_model(name, num_classes=10, *, attention_type="mixed", learning_mode="arl", width=1.0,
                 input_shape=(32, 32, 3), modules_per_stage=None, mask_pools=DEFAULT_MASK_POOLS,
-                bn_momentum=0.9, classifier_activation="softmax", dtype=None):
+                bn_momentum=0.9, classifier_activation="softmax"):
     """Builds a registered network as a Keras functional model (pre-activation, CIFAR layout).
 
     Attention-N: 3x3 stem (16 filters), three stages at full, 1/2 and 1/4 resolution, each a
@@ -115,7 +115,8 @@ def build_model(name, num_classes=10, *, attention_type="mixed", learning_mode="
     pooling and the classifier. `width` scales every channel count (1.0 = paper widths).
     ResNet baselines have no attention type or learning mode; those arguments are ignored.
     Inputs are images after mean subtraction; the output is class probabilities (or logits with
-    `classifier_activation=None`).
+    `classifier_activation=None`). Layers follow the global dtype policy (e.g. mixed_bfloat16);
+    the classifier always computes in float32.
     """
     spec = resolve_spec(name, modules_per_stage)
     attention_type = canonical_choice(attention_type, ATTENTION_TYPES, "attention_type")
@@ -131,26 +132,25 @@ def build_model(name, num_classes=10, *, attention_type="mixed", learning_mode="
         return max(1, int(round(filters * width)))
 
     stage_filters = spec.stage_filters if isinstance(spec, ResNetSpec) else STAGE_FILTERS
-    inputs = keras.Input(input_shape, name="image", dtype=dtype)
+    inputs = keras.Input(input_shape, name="image")
     x = layers.Conv2D(scaled(STEM_FILTERS), 3, padding="same", use_bias=False,
-                      kernel_initializer="he_normal", name="stem_conv", dtype=dtype)(inputs)
+                      kernel_initializer="he_normal", name="stem_conv")(inputs)
     for stage, filters in enumerate(stage_filters):
         filters, strides = scaled(filters), 1 if stage == 0 else 2
         prefix = f"stage{stage + 1}"
         if isinstance(spec, ResNetSpec):
             for i in range(spec.units_per_stage[stage]):
                 x = ResidualUnit(filters, strides if i == 0 else 1, bottleneck=spec.bottleneck,
-                                 bn_momentum=bn_momentum, name=f"{prefix}_unit{i + 1}", dtype=dtype)(x)
+                                 bn_momentum=bn_momentum, name=f"{prefix}_unit{i + 1}")(x)
             continue
-        x = ResidualUnit(filters, strides, bn_momentum=bn_momentum, name=f"{prefix}_unit1", dtype=dtype)(x)
+        x = ResidualUnit(filters, strides, bn_momentum=bn_momentum, name=f"{prefix}_unit1")(x)
         for i in range(spec.modules_per_stage[stage]):
             x = AttentionModule(filters, mask_pools[stage], spec.p, spec.t, spec.r, attention_type,
-                                learning_mode, bn_momentum, name=f"{prefix}_attention{i + 1}", dtype=dtype)(x)
-        x = ResidualUnit(filters, bn_momentum=bn_momentum, name=f"{prefix}_unit2", dtype=dtype)(x)
-    x = layers.BatchNormalization(momentum=bn_momentum, epsilon=1e-5, name="head_bn", dtype=dtype)(x)
-    x = layers.Activation("relu", name="head_relu", dtype=dtype)(x)
-    x = layers.GlobalAveragePooling2D(name="pool", dtype=dtype)(x)
-    # The classifier always computes in float32, also under a mixed-precision policy.
+                                learning_mode, bn_momentum, name=f"{prefix}_attention{i + 1}")(x)
+        x = ResidualUnit(filters, bn_momentum=bn_momentum, name=f"{prefix}_unit2")(x)
+    x = layers.BatchNormalization(momentum=bn_momentum, epsilon=1e-5, name="head_bn")(x)
+    x = layers.Activation("relu", name="head_relu")(x)
+    x = layers.GlobalAveragePooling2D(name="pool")(x)
     outputs = layers.Dense(num_classes, activation=classifier_activation, kernel_initializer="he_normal",
                            name="predictions", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=label)

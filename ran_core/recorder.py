@@ -95,8 +95,9 @@ def epoch_row(experiment_id, study, trial_id, result):
 
 
 def trial_row(experiment_id, study, trial_id, config, last_result, error, epochs, confusion):
-    """One row of trials.parquet (columns in results/README.md)."""
-    config = config or {}
+    """One row of trials.parquet (columns in results/README.md); config columns hold the values the
+    trial trained with, defaults included."""
+    config = effective_config(config or {})
     epochs_run = max((e["epoch"] for e in epochs), default=last_result.get("epoch") or 0)
     budget = config.get("epochs")
     if error:
@@ -120,6 +121,16 @@ def trial_row(experiment_id, study, trial_id, config, last_result, error, epochs
     }
 
 
+def effective_config(config):
+    """The trial's config with TrainConfig's defaults filled in (as trained); as given if invalid."""
+    from ran_core.config import TrainConfig
+    fields = TrainConfig.__dataclass_fields__
+    try:
+        return {**config, **TrainConfig.from_dict({k: v for k, v in config.items() if k in fields}).to_dict()}
+    except ValueError:
+        return config
+
+
 def confusion_from(checkpoint):
     """The last epoch's confusion matrix (flattened) from a trial checkpoint's state.json."""
     if checkpoint is None:
@@ -133,13 +144,17 @@ def confusion_from(checkpoint):
 
 
 def error_text(trial):
-    """The exception line of an errored trial (the last line of its error.txt)."""
+    """The exception line of an errored trial, from its error.txt."""
     try:
-        text = trial.get_error() if hasattr(trial, "get_error") else Path(trial.error_file).read_text()
-    except Exception:  # noqa: BLE001 - any failure to read the file leaves a generic message
-        text = ""
-    lines = [line for line in str(text).strip().splitlines() if line.strip()]
-    return lines[-1].strip() if lines else "trial errored (no error text)"
+        return exception_line(trial.get_error())
+    except Exception:  # noqa: BLE001 - an unreadable error file still leaves a row
+        return "trial errored (its error text could not be read)"
+
+
+def exception_line(text):
+    """The last non-empty line of a traceback: the exception and its message."""
+    lines = [line.strip() for line in str(text).strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "trial errored (no error text)"
 
 
 def describe(config):

@@ -17,7 +17,9 @@ _CONFIG = [
     ("model", pa.string()), ("attention_type", pa.string()), ("learning_mode", pa.string()),
     ("noise_ratio", pa.float64()), ("dataset", pa.string()), ("width", pa.float64()),
     ("learning_rate", pa.float64()), ("weight_decay", pa.float64()), ("batch_size", pa.int64()),
-    ("epochs", pa.int64()), ("precision", pa.string()), ("seed", pa.int64()),
+    ("epochs", pa.int64()), ("precision", pa.string()), ("seed", pa.int64()), ("momentum", pa.float64()),
+    ("lr_drops", pa.list_(pa.float64())), ("bn_momentum", pa.float64()), ("augment", pa.bool_()),
+    ("steps_per_execution", pa.int64()), ("data_dir", pa.string()),
 ]
 _KEY = [("experiment_id", pa.string()), ("study", pa.string()), ("trial_id", pa.string())]
 
@@ -40,7 +42,6 @@ EPOCHS_SCHEMA = pa.schema(_KEY + [
 TRIAL_KEY = ("experiment_id", "trial_id")
 EPOCH_KEY = ("experiment_id", "trial_id", "epoch")
 CONFIG_COLUMNS = tuple(name for name, _ in _CONFIG)
-TRIAL_STATUSES = ("completed", "pruned", "errored")
 
 
 def upsert(path, rows, schema, key):
@@ -50,7 +51,9 @@ def upsert(path, rows, schema, key):
     crash) sees either the old or the new file, never a half-written one.
     """
     path = Path(path)
-    new = pa.Table.from_pylist([{name: row.get(name) for name in schema.names} for row in rows], schema=schema)
+    latest = {tuple(row.get(k) for k in key): row for row in rows}  # a key repeated in `rows`: last wins
+    new = pa.Table.from_pylist([{name: row.get(name) for name in schema.names} for row in latest.values()],
+                               schema=schema)
     if path.exists():
         old = pq.read_table(path, schema=schema)
         fresh = {tuple(r[k] for k in key) for r in new.select(list(key)).to_pylist()}

@@ -9,13 +9,14 @@ The script exits 1 if any trial errored, after writing every row it has.
 
 import argparse
 import datetime
+import importlib.util
 import json
 import math
 import os
 import sys
 from pathlib import Path
 
-from ran_core.space import DIMS, Study
+from ran_core.space import Study
 
 EXIT_BAD_INPUT, EXIT_TRIAL_ERRORS = 2, 1
 METRIC, MODE, TIME_ATTR = "test_error", "min", "epoch"
@@ -30,6 +31,7 @@ def parser(presets):
     p.add_argument("--num-samples", type=int, help="trials of a search study (grid studies run every cell)")
     p.add_argument("--seeds", type=int, help="seeds per grid cell (0, 1, ..., N-1)")
     p.add_argument("--epochs", type=int, help="replace the preset's epoch budget")
+    p.add_argument("--width", type=float, help="replace the preset's channel multiplier (1.0 = paper widths)")
     p.add_argument("--scheduler", choices=["asha", "fifo"], help="default: asha for searches, fifo for grids")
     p.add_argument("--grace-period", type=int, help="ASHA: epochs before a trial can be stopped")
     p.add_argument("--reduction-factor", type=int, default=3, help="ASHA: keep 1/N of the trials at each rung")
@@ -50,61 +52,83 @@ def parser(presets):
 
 
 def configure(presets, argv=None):
-    """Parses and validates the flags into (study, args); raises ValueError on bad input."""
+    """Parses and validates the flags into (study, args); raises ValueError on bad input.
+
+    With --resume the flags recorded by the run being resumed come first, so the same study is
+    rebuilt; flags given now (e.g. a new --address) override them.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser(presets).parse_args(argv)
+    output = Path(args.output or Path("results") / presets[args.preset].name).resolve()
+    if args.resume:
+        recorded = _read_experiment(output)
+        args = parser(presets).parse_args([*recorded["argv"], *argv])
+        args.storage = recorded["storage"]
     study = presets[args.preset]
-    changes = {}
+    changes, fixed = {}, dict(study.fixed)
     if args.dataset is not None:
-        grid = {k: v for k, v in study.grid.items() if k != "dataset"}
-        search = {k: v for k, v in study.search.items() if k != "dataset"}
-        changes.update(grid=grid, search=search, fixed={**study.fixed, "dataset": args.dataset})
+        changes.update(grid={k: v for k, v in study.grid.items() if k != "dataset"},
+                       search={k: v for k, v in study.search.items() if k != "dataset"})
+        fixed["dataset"] = args.dataset.lower()
     if args.data_dir is not None:
         if not Path(args.data_dir).exists():
             raise ValueError(f"--data-dir {args.data_dir!r} does not exist")
-        changes["fixed"] = {**changes.get("fixed", study.fixed), "data_dir": str(Path(args.data_dir).resolve())}
-    if args.epochs is not None:
-        changes["fixed"] = {**changes.get("fixed", study.fixed), "epochs": args.epochs}
+        fixed["data_dir"] = str(Path(args.data_dir).resolve())
+    for name in ("epochs", "width"):
+        if getattr(args, name) is not None:
+            fixed[name] = getattr(args, name)
     if args.seeds is not None:
         if args.seeds < 1:
             raise ValueError(f"--seeds must be >= 1. Received: --seeds {args.seeds}")
+        if not study.exhaustive:
+            raise ValueError(f"--seeds repeats grid cells; {study.name} is a search (TPE samples its trials). "
+                             f"Received: --seeds {args.seeds}")
         changes["seeds"] = tuple(range(args.seeds))
-    study = study.replace(**changes) if changes else study  # re-validates every value
-    epochs = study.fixed.get("epochs", 205)
+    study = study.replace(**changes, fixed=fixed)  # re-validates every value
     if study.exhaustive and args.num_samples not in (None, study.num_cells()):
         raise ValueError(f"{study.name} is a grid study of {study.num_cells()} cells (times seeds); "
                          f"--num-samples does not apply. Received: --num-samples {args.num_samples}")
-    if args.num_samples is not None and args.num_samples < 1:
-        raise ValueError(f"--num-samples must be >= 1. Received: --num-samples {args.num_samples}")
+    for flag, low in (("num_samples", 1), ("max_concurrent", 1), ("max_failures", 0), ("reduction_factor", 2),
+                      ("grace_period", 1)):
+        value = getattr(args, flag)
+        if value is not None and value < low:
+            raise ValueError(f"--{flag.replace('_', '-')} must be >= {low}. Received: --{flag.replace('_', '-')} {value}")
     for flag in ("cpus_per_trial", "gpus_per_trial"):
         value = getattr(args, flag)
         if value is not None and (not math.isfinite(value) or value < 0 or (flag == "cpus_per_trial" and value <= 0)):
             raise ValueError(f"--{flag.replace('_', '-')} must be a positive number. Received: {value}")
     if (args.gpus_per_trial or 0) > 1 and not float(args.gpus_per_trial).is_integer():
         raise ValueError(f"--gpus-per-trial above 1 must be whole. Received: {args.gpus_per_trial}")
-    for flag, low in (("max_concurrent", 1), ("max_failures", 0), ("reduction_factor", 2), ("grace_period", 1)):
-        value = getattr(args, flag)
-        if value is not None and value < low:
-            raise ValueError(f"--{flag.replace('_', '-')} must be >= {low}. Received: {value}")
-    if args.grace_period is not None and args.grace_period > epochs:
-        raise ValueError(f"--grace-period {args.grace_period} exceeds the {epochs}-epoch budget")
-    args.output = str(Path(args.output or Path("results") / study.name).resolve())
+    args.epochs = study.max_epochs()
+    if args.grace_period is not None and args.grace_period > args.epochs:
+        raise ValueError(f"--grace-period {args.grace_period} exceeds the {args.epochs}-epoch budget")
+    args.backend = args.backend or os.environ.get("KERAS_BACKEND", "tensorflow")
+    if importlib.util.find_spec(args.backend) is None:
+        raise ValueError(f"--backend {args.backend}: the {args.backend} package is not installed "
+                         f"(pip install -e '.[jax]' for JAX)")
+    args.output = str(output)
     args.storage = args.storage or os.environ.get("RAN_STORAGE") or str(Path("~/ray_results").expanduser())
     if "://" not in args.storage:
         args.storage = str(Path(args.storage).resolve())
-    args.backend = args.backend or os.environ.get("KERAS_BACKEND", "tensorflow")
     args.scheduler = args.scheduler or ("fifo" if study.exhaustive else "asha")
-    args.epochs = epochs
-    if args.resume and not (Path(args.output) / "experiment.json").exists():
-        raise ValueError(f"--resume: no experiment recorded in {args.output}/experiment.json; run the study "
-                         f"without --resume first (or point --output at its result folder)")
+    args.num_samples = study.num_cells() if study.exhaustive else args.num_samples or 16
     return study, args
+
+
+def _read_experiment(output):
+    path = Path(output) / "experiment.json"
+    if not path.exists():
+        raise ValueError(f"--resume: no experiment recorded in {path}; run the study without --resume first "
+                         f"(or point --output at its result folder)")
+    return json.loads(path.read_text())
 
 
 def datasets_of(study):
     """Every dataset the study can touch: loaded once here, shared with trials via the object store."""
     from ran_core.data import load_dataset
     names = study.grid.get("dataset") or study.search.get("dataset") or [study.fixed.get("dataset", "cifar10")]
-    return {name: load_dataset(name, study.fixed.get("data_dir")) for name in names}
+    datasets = [load_dataset(name, study.fixed.get("data_dir")) for name in names]
+    return {data.name: data for data in datasets}
 
 
 def trial_env(args):
@@ -119,15 +143,22 @@ def trial_env(args):
     return env
 
 
+def trainable_for(args, datasets):
+    from ray import tune
+
+    from ran_core.trainable import run_trial
+    return tune.with_resources(tune.with_parameters(run_trial, datasets=datasets),
+                               {"cpu": args.cpus_per_trial, "gpu": args.gpus_per_trial})
+
+
 def build_tuner(study, args, datasets, experiment):
     """The Tuner: Optuna (grid or TPE) under a concurrency limit, ASHA or FIFO, Parquet callback."""
     import optuna
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
-    from ran_core.optuna_glue import ForwardingLimiter, PruningOptunaSearch
+    from ran_core.optuna_glue import PruningOptunaSearch
     from ran_core.recorder import ResultRecorder
-    from ran_core.trainable import run_trial
 
     sampler = (optuna.samplers.GridSampler(study.grid_space(), seed=0) if study.exhaustive
                else optuna.samplers.TPESampler(seed=study.seeds[0], n_startup_trials=max(4, args.max_concurrent)))
@@ -135,21 +166,18 @@ def build_tuner(study, args, datasets, experiment):
     searcher = PruningOptunaSearch(study.define_by_run, metric=METRIC, mode=MODE, sampler=sampler,
                                    storage=storage, study_name=experiment, max_t=args.epochs, time_attr=TIME_ATTR)
     if args.scheduler == "asha":
-        grace = args.grace_period or max(1, args.epochs // 9)
-        scheduler = ASHAScheduler(time_attr=TIME_ATTR, max_t=args.epochs, grace_period=grace,
+        scheduler = ASHAScheduler(time_attr=TIME_ATTR, max_t=args.epochs,
+                                  grace_period=args.grace_period or max(1, args.epochs // 9),
                                   reduction_factor=args.reduction_factor)
     else:
         scheduler = FIFOScheduler()
-    resources = {"cpu": args.cpus_per_trial, "gpu": args.gpus_per_trial}
-    trainable = tune.with_resources(tune.with_parameters(run_trial, datasets=datasets), resources)
-    recorder = ResultRecorder(args.output, experiment, study.name)
-    tune_config = tune.TuneConfig(search_alg=ForwardingLimiter(searcher, max_concurrent=args.max_concurrent),
-                                  scheduler=scheduler, metric=METRIC, mode=MODE,
-                                  num_samples=study.num_cells() if study.exhaustive else args.num_samples or 16)
-    run_config = tune.RunConfig(name=experiment, storage_path=args.storage, verbose=0, callbacks=[recorder],
+    tune_config = tune.TuneConfig(search_alg=searcher, scheduler=scheduler, metric=METRIC, mode=MODE,
+                                  num_samples=args.num_samples, max_concurrent_trials=args.max_concurrent)
+    run_config = tune.RunConfig(name=experiment, storage_path=args.storage, verbose=0,
+                                callbacks=[ResultRecorder(args.output, experiment, study.name)],
                                 failure_config=tune.FailureConfig(max_failures=args.max_failures),
                                 checkpoint_config=tune.CheckpointConfig(num_to_keep=2))
-    return tune.Tuner(trainable, tune_config=tune_config, run_config=run_config), recorder
+    return tune.Tuner(trainable_for(args, datasets), tune_config=tune_config, run_config=run_config)
 
 
 def run_study(presets, argv=None):
@@ -157,6 +185,14 @@ def run_study(presets, argv=None):
     try:
         study, args = configure(presets, argv)
         datasets = datasets_of(study)
+        if args.resume:
+            experiment = _read_experiment(args.output)["name"]
+            path = f"{args.storage.rstrip('/')}/{experiment}"
+            from ray import tune
+            if not tune.Tuner.can_restore(path):
+                raise ValueError(f"--resume: no restorable experiment at {path}")
+        else:
+            experiment = f"{study.name}-{args.preset}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
     except ValueError as error:  # DatasetError included
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -164,79 +200,69 @@ def run_study(presets, argv=None):
     from ray import tune
 
     from ran_core.recorder import ResultRecorder
-    from ran_core.trainable import run_trial
 
-    Path(args.output).mkdir(parents=True, exist_ok=True)
-    experiment_file = Path(args.output) / "experiment.json"
-    if args.resume:
-        experiment = json.loads(experiment_file.read_text())
-        args.storage = experiment["storage"]
-        experiment = experiment["name"]
-    else:
-        experiment = f"{study.name}-{args.preset}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
-        _write_json(experiment_file, {"name": experiment, "storage": args.storage, "study": study.name,
-                                      "preset": args.preset, "argv": list(argv if argv is not None else sys.argv[1:])})
     context = ray.init(address=args.address or "local", runtime_env={"env_vars": trial_env(args)},
                        include_dashboard=None if args.address else not args.no_dashboard,
                        log_to_driver=False)  # trial output stays in Ray's logs; errors are summarised
-    if context.dashboard_url:
-        print(f"Ray dashboard: http://{context.dashboard_url}", flush=True)
-    resources = ray.cluster_resources()
-    if args.gpus_per_trial is None:  # auto: a whole card per trial where the cluster has cards
-        args.gpus_per_trial = 1.0 if resources.get("GPU", 0) >= 1 else 0.0
-    if args.gpus_per_trial > resources.get("GPU", 0) and not args.address:
-        ray.shutdown()
-        print(f"error: --gpus-per-trial {args.gpus_per_trial} but this machine has "
-              f"{resources.get('GPU', 0):g} GPU(s)", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    if args.max_concurrent is None:
-        args.max_concurrent = _fitting_trials(resources, args)
-    print(f"{study.name} ({args.preset}): {_describe_size(study, args)}; results -> {args.output}", flush=True)
-    path = f"{args.storage.rstrip('/')}/{experiment}"
-    if args.resume:
-        trainable = tune.with_resources(tune.with_parameters(run_trial, datasets=datasets),
-                                        {"cpu": args.cpus_per_trial, "gpu": args.gpus_per_trial})
-        tuner = tune.Tuner.restore(path, trainable=trainable, resume_unfinished=True, resume_errored=True)
+    try:
+        resources = ray.cluster_resources()
+        if args.gpus_per_trial is None:  # auto: a whole card per trial where the cluster has cards
+            args.gpus_per_trial = 1.0 if resources.get("GPU", 0) >= 1 else 0.0
+        if args.gpus_per_trial > resources.get("GPU", 0) and not args.address:
+            print(f"error: --gpus-per-trial {args.gpus_per_trial:g} but this machine has "
+                  f"{resources.get('GPU', 0):g} GPU(s)", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        args.max_concurrent = args.max_concurrent or _fitting_trials(resources, args)
+        if context.dashboard_url:
+            print(f"Ray dashboard: http://{context.dashboard_url}", flush=True)
+        print(f"{study.name} ({args.preset}): {_describe_size(study, args)}; results -> {args.output}", flush=True)
+        Path(args.output).mkdir(parents=True, exist_ok=True)
+        if args.resume:
+            # Errored trials stay errored (FailureConfig already retried them); unfinished ones resume.
+            tuner = tune.Tuner.restore(f"{args.storage.rstrip('/')}/{experiment}",
+                                       trainable=trainable_for(args, datasets), resume_unfinished=True)
+        else:
+            tuner = build_tuner(study, args, datasets, experiment)
+            _write_json(Path(args.output) / "experiment.json",
+                        {"name": experiment, "storage": args.storage, "study": study.name,
+                         "argv": list(sys.argv[1:] if argv is None else argv)})
         recorder = ResultRecorder(args.output, experiment, study.name)
-    else:
-        tuner, recorder = build_tuner(study, args, datasets, experiment)
-    grid = tuner.fit()
-    summary = reconcile(grid, recorder)
-    ray.shutdown()
+        try:
+            grid = tuner.fit()
+        finally:
+            recorder.flush()
+        summary = reconcile(grid, recorder)
+    finally:
+        ray.shutdown()
     print(summary["text"], flush=True)
     return EXIT_TRIAL_ERRORS if summary["errored"] else 0
 
 
 def reconcile(grid, recorder):
-    """Re-records every trial of the ResultGrid (rows upserted: none lost, none doubled)."""
-    import math as _math
+    """Re-records every trial of the ResultGrid from Tune's own files (rows are upserted: a row
+    the callback missed, e.g. when the driver died, is added; none is doubled)."""
+    from ran_core.recorder import epoch_row, exception_line
+
     errored = []
     for result in grid:
-        frame = result.metrics_dataframe
         trial_id = (result.metrics or {}).get("trial_id") or Path(result.path).name
-        epochs = []
-        if frame is not None and "epoch" in frame:
-            for record in frame.to_dict("records"):
-                record = {k: (None if isinstance(v, float) and _math.isnan(v) else v) for k, v in record.items()}
-                if record.get("epoch") is not None:
-                    from ran_core.recorder import epoch_row
-                    epochs.append(epoch_row(recorder.experiment_id, recorder.study, trial_id, record))
-        error = _first_line(result.error) if result.error else None
-        config = result.config or {}
+        error = exception_line(str(result.error)) if result.error else None
         if error:
             errored.append((trial_id, error))
-        recorder.record_trial(trial_id, config, result.metrics or {}, error, result.checkpoint, epochs=epochs,
-                              quiet=True)
+        if result.config is None:  # errored before its first report: the callback wrote its row
+            continue
+        frame = result.metrics_dataframe
+        records = frame.to_dict("records") if frame is not None and "epoch" in frame else []
+        epochs = [epoch_row(recorder.experiment_id, recorder.study, trial_id,
+                            {k: v for k, v in r.items() if not (isinstance(v, float) and math.isnan(v))})
+                  for r in records]
+        recorder.record_trial(trial_id, result.config, result.metrics or {}, error, result.checkpoint,
+                              epochs=epochs, quiet=True)
     lines = [recorder.status_line(), f"results: {recorder.output}/trials.parquet, epochs.parquet"]
     if errored:
         lines.append(f"{len(errored)} trial(s) errored:")
         lines += [f"  {trial_id}: {error}" for trial_id, error in errored]
     return {"text": "\n".join(lines), "errored": errored}
-
-
-def _first_line(error):
-    lines = [line for line in str(error).strip().splitlines() if line.strip()]
-    return lines[-1].strip() if lines else type(error).__name__
 
 
 def _fitting_trials(resources, args):
@@ -250,7 +276,7 @@ def _describe_size(study, args):
     if study.exhaustive:
         return (f"{study.num_cells()} trials (every grid cell x {len(study.seeds)} seed(s)), "
                 f"{args.epochs} epochs each, {args.scheduler}, up to {args.max_concurrent} at once")
-    return (f"{args.num_samples or 16} TPE trials of up to {args.epochs} epochs, {args.scheduler}, "
+    return (f"{args.num_samples} TPE trials of up to {args.epochs} epochs, {args.scheduler}, "
             f"up to {args.max_concurrent} at once")
 
 
@@ -260,4 +286,4 @@ def _write_json(path, data):
     os.replace(tmp, path)
 
 
-__all__ = ["DIMS", "Study", "run_study", "configure"]
+__all__ = ["Study", "run_study", "configure"]

@@ -9,10 +9,14 @@ import contextlib
 import dataclasses
 import os
 import tempfile
-import time
+
+import keras
+import ray
+from ray import tune
 
 from ran_core.config import TrainConfig
 from ran_core.results import runtime_info
+from ran_core.train import train
 
 TRAIN_FIELDS = {field.name for field in dataclasses.fields(TrainConfig)}
 FAIL_ENV = "RAN_FAIL_TRIAL_IF"  # test hook: "key=value" makes matching trials raise (see tests)
@@ -20,26 +24,23 @@ FAIL_ENV = "RAN_FAIL_TRIAL_IF"  # test hook: "key=value" makes matching trials r
 
 def run_trial(config, datasets=None):
     """Function trainable. `datasets` maps dataset name -> Dataset, shared via the object store."""
-    import ray
-    from ray import tune
-
     train_config = TrainConfig.from_dict({k: v for k, v in config.items() if k in TRAIN_FIELDS})
     _maybe_fail(config)
-    from ran_core.train import train  # imports Keras: after the backend env vars are in place
-
+    if datasets is not None and train_config.dataset not in datasets:
+        raise ValueError(f"dataset {train_config.dataset!r} was not shared with the trials "
+                         f"(shared: {sorted(datasets)})")
+    keras.backend.clear_session()  # a reused worker process keeps nothing of the previous trial
     info = {**runtime_info(), "node_id": ray.get_runtime_context().get_node_id()}
-    dataset = (datasets or {}).get(train_config.dataset)
-    started = time.perf_counter()
 
     def report(metrics, save):
         with tempfile.TemporaryDirectory(prefix="ran_ckpt_") as directory:
             save(directory)
-            tune.report({**metrics, **info, "trial_time_s": time.perf_counter() - started},
-                        checkpoint=tune.Checkpoint.from_directory(directory))
+            tune.report({**metrics, **info}, checkpoint=tune.Checkpoint.from_directory(directory))
 
     checkpoint = tune.get_checkpoint()
     with checkpoint.as_directory() if checkpoint else contextlib.nullcontext() as resume_from:
-        train(train_config, dataset=dataset, resume_from=resume_from, on_epoch_end=report, verbose=0)
+        train(train_config, dataset=(datasets or {}).get(train_config.dataset), resume_from=resume_from,
+              on_epoch_end=report, verbose=0)
 
 
 def _maybe_fail(config):

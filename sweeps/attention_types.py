@@ -6,7 +6,7 @@
 
 import sys
 
-from ran_core.space import Study
+from ran_core.space import SMOKE, Study
 from ran_core.sweep import run_study
 
 TYPES = ["mixed", "channel", "spatial"]
@@ -15,8 +15,7 @@ PRESETS = {
     "paper": Study("attention_types", grid={"attention_type": TYPES},
                    fixed={"model": "attention56", "dataset": "cifar10"}),
     "smoke": Study("attention_types", grid={"attention_type": TYPES},
-                   fixed={"model": "attention56", "dataset": "digits", "width": 0.125, "epochs": 2,
-                          "learning_rate": 0.05}),
+                   fixed={"model": "attention56", **SMOKE}),
 }
 
 if __name__ == "__main__":

@@ -6,14 +6,14 @@
 
 import sys
 
-from ran_core.space import Study
+from ran_core.space import SMOKE, Study
 from ran_core.sweep import run_study
 
 PRESETS = {
     "paper": Study("depth", grid={"model": ["attention56", "attention92", "attention128", "attention164",
                                             "attention236"], "dataset": ["cifar10", "cifar100"]}),
     "smoke": Study("depth", grid={"model": ["attention56", "attention92"]},
-                   fixed={"dataset": "digits", "width": 0.125, "epochs": 2, "learning_rate": 0.05}),
+                   fixed=SMOKE),
 }
 
 if __name__ == "__main__":

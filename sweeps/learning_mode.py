@@ -7,7 +7,7 @@ attention learning (NAL, M * T) as the network deepens, on CIFAR-10.
 
 import sys
 
-from ran_core.space import Study
+from ran_core.space import SMOKE, Study
 from ran_core.sweep import run_study
 
 MODES = ["arl", "nal"]
@@ -16,7 +16,7 @@ PRESETS = {
     "paper": Study("learning_mode", grid={"model": ["attention56", "attention92", "attention128", "attention164"],
                                           "learning_mode": MODES}, fixed={"dataset": "cifar10"}),
     "smoke": Study("learning_mode", grid={"model": ["attention56", "attention92"], "learning_mode": MODES},
-                   fixed={"dataset": "digits", "width": 0.125, "epochs": 2, "learning_rate": 0.05}),
+                   fixed=SMOKE),
 }
 
 if __name__ == "__main__":

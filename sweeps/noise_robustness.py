@@ -9,7 +9,7 @@ Every (model, noise) cell runs for every seed (an exhaustive Optuna grid), to th
 
 import sys
 
-from ran_core.space import Study
+from ran_core.space import SMOKE, Study
 from ran_core.sweep import run_study
 
 NOISE = [0.0, 0.1, 0.3, 0.5, 0.7]
@@ -18,7 +18,7 @@ PRESETS = {
     "paper": Study("noise_robustness", grid={"model": ["attention92", "resnet164"], "noise_ratio": NOISE},
                    fixed={"dataset": "cifar10"}),
     "smoke": Study("noise_robustness", grid={"model": ["attention56", "resnet56"], "noise_ratio": NOISE},
-                   fixed={"dataset": "digits", "width": 0.125, "epochs": 3, "learning_rate": 0.05}),
+                   fixed=SMOKE),
 }
 
 if __name__ == "__main__":

@@ -2,14 +2,17 @@
 rate, weight decay, batch size), with ASHA stopping weak trials at its rungs. Trials ASHA stops
 are recorded as pruned, in Optuna (results/search/optuna.db) and in trials.parquet.
 
-    python sweeps/search.py                            # smoke: 8 small trials on offline digits
+    python sweeps/search.py                            # smoke: 16 small trials on offline digits
     python sweeps/search.py --preset paper --num-samples 128 --address auto --storage s3://BUCKET/ran
 """
 
 import sys
 
-from ran_core.space import Study
+from ran_core.space import SMOKE, Study
 from ran_core.sweep import run_study
+
+SMOKE_SPACE = {"model": ["attention56", "resnet56"], "attention_type": ["mixed", "channel", "spatial"],
+               "learning_mode": ["arl", "nal"], "learning_rate": (0.01, 0.3), "weight_decay": (1e-5, 1e-3)}
 
 PRESETS = {
     "paper": Study("search", search={
@@ -17,10 +20,8 @@ PRESETS = {
         "attention_type": ["mixed", "channel", "spatial"], "learning_mode": ["arl", "nal"],
         "learning_rate": (0.02, 0.4), "weight_decay": (1e-5, 1e-3), "batch_size": [64, 128, 256],
     }, fixed={"dataset": "cifar10", "epochs": 200}),
-    "smoke": Study("search", search={
-        "model": ["attention56", "resnet56"], "attention_type": ["mixed", "channel", "spatial"],
-        "learning_mode": ["arl", "nal"], "learning_rate": (0.01, 0.3), "weight_decay": (1e-5, 1e-3),
-    }, fixed={"dataset": "digits", "width": 0.125, "epochs": 4}),
+    "smoke": Study("search", search=SMOKE_SPACE,
+                   fixed={**{k: v for k, v in SMOKE.items() if k not in SMOKE_SPACE}, "epochs": 6}),
 }
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ def test_trial_resumes_on_the_surviving_node_and_every_trial_lands_once(tmp_path
         started = time.monotonic()
         driver = subprocess.Popen(
             [sys.executable, str(ROOT / "sweeps" / "depth.py"), "--address", cluster.address,
-             "--epochs", str(EPOCHS), "--max-concurrent", "2", "--output", str(out), "--storage", str(storage)],
+             "--epochs", str(EPOCHS), "--width", "0.125", "--max-concurrent", "2", "--output", str(out), "--storage", str(storage)],
             env=cluster.env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         epochs_file = out / "epochs.parquet"
         killed_after = None

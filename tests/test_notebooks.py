@@ -73,3 +73,25 @@ def test_notebook_code_runs_on_empty_or_missing_folder(folder, tmp_path, monkeyp
         for cell in nb.cells:
             if cell.cell_type == "code":
                 exec(compile(cell.source, f"{name}.ipynb", "exec"), namespace)
+
+
+def test_notebooks_and_report_run_on_real_smoke_study_output(noise_smoke, tmp_path, monkeypatch):
+    """The notebooks and `python -m ran_core.report` over what the embedded default really wrote."""
+    import subprocess
+    from nbclient import NotebookClient
+
+    run, root = noise_smoke
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    monkeypatch.setenv("RAN_RESULTS_DIR", str(root))
+    for name in ("overview", "noise_robustness"):
+        nb = nbformat.read(NOTEBOOK_DIR / f"{name}.ipynb", as_version=4)
+        NotebookClient(nb, kernel_name="python3", timeout=180,
+                       resources={"metadata": {"path": str(NOTEBOOK_DIR)}}).execute()
+        outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+        assert not [o for o in outputs if o.output_type == "error"], name
+        assert any("image/png" in o.get("data", {}) for o in outputs), name
+    report = subprocess.run([sys.executable, "-m", "ran_core.report", str(root), "--out", str(tmp_path / "report")],
+                            capture_output=True, text=True, timeout=300)
+    assert report.returncode == 0, report.stderr
+    assert "noise_robustness" in (tmp_path / "report" / "report.md").read_text()
+    assert list((tmp_path / "report").glob("noise_robustness*.png"))

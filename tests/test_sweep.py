@@ -54,7 +54,7 @@ def test_every_study_script_declares_valid_presets(script):
     (["--seeds", "0"], "--seeds must be >= 1"),
     (["--num-samples", "3"], "--num-samples does not apply"),
     (["--epochs", "0"], "epochs must be"),
-    (["--dataset", "mnist"], "dataset must be one of"),
+    (["--dataset", "mnist"], "Received: dataset='mnist'"),
     (["--cpus-per-trial", "-1"], "--cpus-per-trial must be a positive number"),
     (["--gpus-per-trial", "1.5"], "above 1 must be whole"),
     (["--max-concurrent", "0"], "--max-concurrent must be >= 1"),
@@ -78,10 +78,11 @@ def test_bad_flag_exits_2_before_ray_starts_and_writes_nothing(tmp_path):
     assert time.monotonic() - started < 120
 
 
-def test_noise_robustness_smoke_study_end_to_end(tmp_path):
-    run = sweep("noise_robustness", tmp_path)
+def test_noise_robustness_smoke_study_end_to_end(noise_smoke):
+    run, root = noise_smoke
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    trials, epochs = read(tmp_path, "trials"), read(tmp_path, "epochs")
+    out = root / "noise_robustness"
+    trials, epochs = pq.read_table(out / "trials.parquet"), pq.read_table(out / "epochs.parquet")
     assert trials.schema.equals(TRIALS_SCHEMA) and epochs.schema.equals(EPOCHS_SCHEMA)
     rows = trials.to_pylist()
     cells = sorted((r["model"], r["noise_ratio"]) for r in rows)
@@ -102,7 +103,7 @@ def test_noise_robustness_smoke_study_end_to_end(tmp_path):
 
 
 def test_asha_prunes_and_optuna_records_pruned_trials(tmp_path):
-    run = sweep("search", tmp_path, "--num-samples", "6", "--epochs", "4", "--grace-period", "1",
+    run = sweep("search", tmp_path, "--num-samples", "6", "--epochs", "4", "--width", "0.125", "--grace-period", "1",
                 "--reduction-factor", "2", "--max-concurrent", "2")
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     rows = read(tmp_path, "trials").to_pylist()
@@ -126,18 +127,19 @@ def test_asha_prunes_and_optuna_records_pruned_trials(tmp_path):
             assert steps[-1] < 4
 
 
-def test_a_failing_trial_is_recorded_and_makes_the_sweep_exit_1(tmp_path):
-    run = sweep("depth", tmp_path, "--epochs", "1", "--max-failures", "0",
-                env={"RAN_FAIL_TRIAL_IF": "model=attention92"})
+def test_a_failing_trial_is_recorded_and_makes_the_sweep_exit_1_and_the_backend_reaches_trials(tmp_path):
+    run = sweep("depth", tmp_path, "--epochs", "1", "--width", "0.125", "--max-failures", "0", "--backend", "jax",
+                env={"RAN_FAIL_TRIAL_IF": "model=attention92", "KERAS_BACKEND": "tensorflow"})
     assert run.returncode == 1, run.stdout[-3000:] + run.stderr[-3000:]
     assert "1 trial(s) errored" in run.stdout and "injected failure" in run.stdout
     rows = {r["model"]: r for r in read(tmp_path, "trials").to_pylist()}
     assert rows["attention92"]["status"] == "errored" and "injected failure" in rows["attention92"]["error"]
     assert rows["attention56"]["status"] == "completed"
+    assert rows["attention56"]["backend"] == "jax" and rows["attention56"]["backend_version"]
 
 
 def test_killed_driver_resumes_without_losing_or_duplicating_rows(tmp_path):
-    flags = ["--epochs", "4", "--max-concurrent", "2"]
+    flags = ["--epochs", "4", "--width", "0.125", "--max-concurrent", "2"]
     driver = sweep("attention_types", tmp_path, *flags, wait=False)
     epochs_file = tmp_path / "out" / "epochs.parquet"
     deadline = time.monotonic() + 600

@@ -83,7 +83,8 @@ def test_schedule_noise_metrics_and_resume_to_the_same_result(synthetic, tmp_pat
     config = dict(TINY, noise_ratio=0.3, epochs=3, lr_drops=(0.34, 0.67))
     full = train(config, dataset=synthetic, verbose=0)
     assert [m["epoch"] for m in full.history] == [1, 2, 3]
-    assert [m["learning_rate"] for m in full.history] == pytest.approx([0.005, 0.0005, 0.0005])
+    # The rate of each epoch's last step: divided by 10 after 34% and 67% of the 18 steps.
+    assert [m["learning_rate"] for m in full.history] == pytest.approx([0.05, 0.005, 0.0005])
     assert all(0 <= m["clean_train_accuracy"] <= 1 for m in full.history)
     assert full.confusion.sum() == len(synthetic.y_test)
     assert full.params > 0
@@ -128,3 +129,16 @@ def test_cli_trains_and_rejects_bad_flags(tmp_path, capsys):
     assert "test accuracy" in capsys.readouterr().out
     assert main(["--model", "attention56", "--noise-ratio", "1.5"]) == 2
     assert "noise_ratio=1.5" in capsys.readouterr().err
+
+
+def test_mixed_bfloat16_trains_with_a_float32_classifier(synthetic):
+    from ran_core.train import build_training_model
+
+    config = TrainConfig.from_dict(dict(TINY, epochs=1, precision="mixed_bfloat16"))
+    model, network = build_training_model(config, 10, synthetic.pixel_mean())
+    assert network.get_layer("stem_conv").compute_dtype == "bfloat16"
+    assert network.get_layer("stage2_attention1").mask.activation.compute_dtype == "bfloat16"
+    assert network.get_layer("predictions").compute_dtype == "float32"
+    assert keras.config.dtype_policy().name == "float32", "the global policy is restored after building"
+    result = train(config, dataset=synthetic, verbose=0)
+    assert np.isfinite(result.history[0]["train_loss"]) and np.isfinite(result.history[0]["test_loss"])
