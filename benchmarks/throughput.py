@@ -18,20 +18,7 @@ import time
 import keras
 import numpy as np
 
-
-def device_name():
-    import keras
-    backend = keras.backend.backend()
-    if backend == "jax":
-        import jax
-        device = jax.devices()[0]
-        return device.device_kind if device.platform != "cpu" else f"cpu ({os.cpu_count()} cores)"
-    if backend == "tensorflow":
-        import tensorflow as tf
-        gpus = tf.config.list_physical_devices("GPU")
-        if gpus:
-            return tf.config.experimental.get_device_details(gpus[0]).get("device_name", "gpu")
-    return f"cpu ({os.cpu_count()} cores)"
+from ran_core.results import accelerator_name, backend_version
 
 
 class _StepTimer(keras.callbacks.Callback):
@@ -83,8 +70,11 @@ def main(argv=None):
     parser.add_argument("--out", help="also write the JSON here")
     args = parser.parse_args(argv)
 
-    report = {"backend": keras.backend.backend(), "device": device_name(), "keras": keras.__version__,
-              "python": platform.python_version(), "host": platform.node(), "results": []}
+    device = accelerator_name()
+    report = {"backend": keras.backend.backend(), "backend_version": backend_version(),
+              "device": f"cpu ({os.cpu_count()} cores)" if device == "cpu" else device,
+              "keras": keras.__version__, "python": platform.python_version(), "host": platform.node(),
+              "results": []}
     for model_name in args.model:
         for width in args.width:
             for batch_size in args.batch_size:

@@ -7,7 +7,6 @@ or repeated sweep can write the same trial again and the file still has it exact
 import os
 import platform
 import socket
-import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -66,25 +65,38 @@ def upsert(path, rows, schema, key):
     return new.num_rows
 
 
-def runtime_info():
-    """Where and with what a trial ran: host, accelerator, Keras backend and library versions."""
+def accelerator_name():
+    """The device trials train on: the GPU's name, or 'cpu'. Imports only the Keras backend."""
     import keras
 
     backend = keras.backend.backend()
-    info = {"node": socket.gethostname(), "backend": backend, "keras_version": keras.__version__,
-            "python_version": platform.python_version(), "accelerator": "cpu", "backend_version": None}
     if backend == "jax":
         import jax
         device = jax.devices()[0]
-        info["backend_version"] = jax.__version__
-        info["accelerator"] = device.device_kind if device.platform != "cpu" else "cpu"
-    elif backend == "tensorflow":
+        return device.device_kind if device.platform != "cpu" else "cpu"
+    if backend == "tensorflow":
         import tensorflow as tf
-        info["backend_version"] = tf.__version__
         gpus = tf.config.list_physical_devices("GPU")
         if gpus:
-            info["accelerator"] = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "gpu")
-    for name in ("ray", "optuna"):
-        module = sys.modules.get(name) or __import__(name)
-        info[f"{name}_version"] = module.__version__
-    return info
+            return tf.config.experimental.get_device_details(gpus[0]).get("device_name", "gpu")
+    return "cpu"
+
+
+def backend_version():
+    import keras
+
+    backend = keras.backend.backend()
+    module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(backend)
+    return __import__(module).__version__ if module else None
+
+
+def runtime_info():
+    """Where and with what a trial ran: host, accelerator, Keras backend and library versions."""
+    import keras
+    import optuna
+    import ray
+
+    return {"node": socket.gethostname(), "accelerator": accelerator_name(), "backend": keras.backend.backend(),
+            "keras_version": keras.__version__, "backend_version": backend_version(),
+            "ray_version": ray.__version__, "optuna_version": optuna.__version__,
+            "python_version": platform.python_version()}
