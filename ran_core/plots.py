@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +26,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from ran_core import analysis, paper
+from ran_core.results import write_atomic
 
 __all__ = [
     "figure_to_png",
@@ -570,18 +570,7 @@ def figure_to_png(fig: Figure, dpi: int = 110) -> bytes:
 
 def save_png(fig: Figure, path: str | os.PathLike, dpi: int = 110) -> Path:
     """Write ``fig`` as PNG atomically (temp file in the same folder, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = figure_to_png(fig, dpi=dpi)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(path, figure_to_png(fig, dpi=dpi))
 
 
 def show(fig: Figure, dpi: int = 100):

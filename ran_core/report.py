@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from ran_core import analysis, paper, plots
+from ran_core.results import write_atomic
 
 __all__ = ["STUDY_INFO", "build_report", "main"]
 
@@ -67,19 +66,6 @@ _FIGURES = {
     "learning_mode": [("", plots.plot_learning_mode, "ARL vs NAL by depth")],
     "search": [("_asha", plots.plot_asha, "ASHA: where each trial stopped")],
 }
-
-
-def _atomic_write_text(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def _study_figures(results: analysis.Results, study: str, out: Path) -> tuple[list[tuple[str, str]], list[str]]:
@@ -183,7 +169,7 @@ def build_report(results_dir, out_dir=None) -> Path:
 
     if results.notes or all_notes:
         md += ["## Gaps and notes", ""] + [f"- {n}" for n in dict.fromkeys(results.notes + all_notes)] + [""]
-    return _atomic_write_text(out / "report.md", "\n".join(md))
+    return write_atomic(out / "report.md", "\n".join(md))
 
 
 def main(argv=None) -> int:

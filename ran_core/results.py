@@ -7,6 +7,7 @@ or repeated sweep can write the same trial again and the file still has it exact
 import os
 import platform
 import socket
+import tempfile
 from pathlib import Path
 
 import pyarrow as pa
@@ -43,6 +44,22 @@ EPOCH_KEY = ("experiment_id", "trial_id", "epoch")
 CONFIG_COLUMNS = tuple(name for name, _ in _CONFIG)
 
 
+def write_atomic(path, data):
+    """Writes text or bytes to `path` through a temporary file in the same folder and a rename, so
+    readers (and a crash) see the old file or the new one, never half of one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
 def upsert(path, rows, schema, key):
     """Writes `rows` (dicts) into the Parquet file at `path`, replacing rows with the same key.
 
@@ -58,10 +75,9 @@ def upsert(path, rows, schema, key):
         fresh = {tuple(r[k] for k in key) for r in new.select(list(key)).to_pylist()}
         keep = [tuple(r[k] for k in key) not in fresh for r in old.select(list(key)).to_pylist()]
         new = pa.concat_tables([old.filter(pa.array(keep, pa.bool_())), new])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    pq.write_table(new, tmp)
-    os.replace(tmp, path)
+    buffer = pa.BufferOutputStream()
+    pq.write_table(new, buffer)
+    write_atomic(path, buffer.getvalue().to_pybytes())
     return new.num_rows
 
 

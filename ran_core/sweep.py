@@ -200,6 +200,7 @@ def run_study(presets, argv=None):
     from ray import tune
 
     from ran_core.recorder import ResultRecorder
+    from ran_core.results import write_atomic
 
     context = ray.init(address=args.address or "local", runtime_env={"env_vars": trial_env(args)},
                        include_dashboard=None if args.address else not args.no_dashboard,
@@ -223,9 +224,9 @@ def run_study(presets, argv=None):
                                        trainable=trainable_for(args, datasets), resume_unfinished=True)
         else:
             tuner = build_tuner(study, args, datasets, experiment)
-            _write_json(Path(args.output) / "experiment.json",
-                        {"name": experiment, "storage": args.storage, "study": study.name,
-                         "argv": list(sys.argv[1:] if argv is None else argv)})
+            write_atomic(Path(args.output) / "experiment.json",
+                         json.dumps({"name": experiment, "storage": args.storage, "study": study.name,
+                                     "argv": list(sys.argv[1:] if argv is None else argv)}, indent=1))
         recorder = ResultRecorder(args.output, experiment, study.name)
         try:
             grid = tuner.fit()
@@ -278,12 +279,6 @@ def _describe_size(study, args):
                 f"{args.epochs} epochs each, {args.scheduler}, up to {args.max_concurrent} at once")
     return (f"{args.num_samples} TPE trials of up to {args.epochs} epochs, {args.scheduler}, "
             f"up to {args.max_concurrent} at once")
-
-
-def _write_json(path, data):
-    tmp = Path(f"{path}.tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
 
 
 __all__ = ["Study", "run_study", "configure"]

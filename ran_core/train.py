@@ -9,7 +9,6 @@ result.
 import argparse
 import dataclasses
 import json
-import os
 import shutil
 import sys
 import time
@@ -23,6 +22,7 @@ from ran_core.config import TrainConfig
 from ran_core.data import load_dataset
 from ran_core.models import build_model
 from ran_core.noise import noisy_labels
+from ran_core.results import write_atomic
 
 EVAL_BATCH_SIZE = 500
 
@@ -216,9 +216,7 @@ def save_checkpoint(model, state, directory):
     model.save_weights(directory / "model.weights.h5")
     rng = model.get_layer("preprocess").rng.state
     state = {**state, "rng_state": keras.ops.convert_to_numpy(rng).tolist()}
-    tmp = directory / "state.json.tmp"
-    tmp.write_text(json.dumps(state))
-    os.replace(tmp, directory / "state.json")
+    write_atomic(directory / "state.json", json.dumps(state))
 
 
 def load_checkpoint(model, directory):
@@ -240,9 +238,7 @@ def keep_latest_checkpoint(model, state, root):
     """root/epoch_NNNN/ plus root/latest naming it, switched atomically; older epochs removed."""
     name = f"epoch_{state['epoch']:04d}"
     save_checkpoint(model, state, root / name)
-    tmp = root / "latest.tmp"
-    tmp.write_text(name)
-    os.replace(tmp, root / "latest")
+    write_atomic(root / "latest", name)
     for old in root.glob("epoch_*"):
         if old.name != name:
             shutil.rmtree(old, ignore_errors=True)
