@@ -2,8 +2,7 @@
 
     python benchmarks/asha_efficiency.py --trials 64 --max-t 27
 
-The sweep engine's own searcher and scheduler (PruningOptunaSearch under ForwardingLimiter,
-ASHAScheduler) drive a trainable whose test error follows a seeded exponential learning curve
+The sweep engine's own searcher and scheduler (PruningOptunaSearch, ASHAScheduler) drive a trainable whose test error follows a seeded exponential learning curve
 determined by its configuration. Prints JSON: the epochs ASHA used as a fraction of training
 every trial to max_t, and whether ASHA's best configuration is the one full training of the same
 configurations finds.
@@ -20,7 +19,7 @@ import ray
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler
 
-from ran_core.optuna_glue import ForwardingLimiter, PruningOptunaSearch
+from ran_core.optuna_glue import PruningOptunaSearch
 
 
 def final_error(config):
@@ -63,7 +62,7 @@ def main():
     tuner = tune.Tuner(
         trainable, param_space={"max_t": args.max_t, "seed": 0},
         tune_config=tune.TuneConfig(
-            search_alg=ForwardingLimiter(searcher, max_concurrent=2), num_samples=args.trials,
+            search_alg=searcher, num_samples=args.trials, max_concurrent_trials=2,
             scheduler=ASHAScheduler(time_attr="epoch", max_t=args.max_t, grace_period=args.grace_period,
                                     reduction_factor=args.reduction_factor),
             metric="test_error", mode="min"),

@@ -1,6 +1,6 @@
 """Sweep overhead: wall time of a whole sweep against the trials' own time.
 
-    python benchmarks/sweep_overhead.py --trials 16 --epochs 6
+    python benchmarks/sweep_overhead.py --trials 16 --epochs 2
 
 Runs a real grid sweep (local Ray, Optuna grid, Parquet recorder) of small Attention-56 trials on
 digits, one CPU each, and prints JSON with ratio = sweep wall time / (sum of the trials' training
@@ -24,7 +24,7 @@ from ran_core.sweep import run_study
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=16)
-    parser.add_argument("--epochs", type=int, default=6, help="tune so one trial takes about a minute")
+    parser.add_argument("--epochs", type=int, default=2, help="tune so one trial takes about a minute")
     parser.add_argument("--concurrency", type=int, default=2)
     args = parser.parse_args()
     study = Study("sweep_overhead", fixed={"model": "attention56", "dataset": "digits", "width": 0.25,

@@ -35,7 +35,8 @@ class Preprocess(layers.Layer):
         batch, height, width = ops.shape(x)[0], ops.shape(x)[1], ops.shape(x)[2]
         p = self.pad
         if p:
-            # Zero padding after mean subtraction pads with the mean image colour, as in the paper.
+            # Zeros after mean subtraction, so the border is the mean image (a choice: the paper only
+            # says zero padding; common ResNet CIFAR pipelines normalise first, as here).
             x = ops.pad(x, [[0, 0], [p, p], [p, p], [0, 0]])
             offsets = keras.random.randint((2, batch), 0, 2 * p + 1, seed=self.rng)
             rows = offsets[0][:, None] + ops.arange(height)[None, :]

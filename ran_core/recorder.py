@@ -68,7 +68,7 @@ class ResultRecorder(tune.Callback):
         self._statuses[trial_id] = row["status"]
         if row["status"] != "errored" and row["final_test_error"] is not None:
             if self._best is None or row["final_test_error"] < self._best[0]:
-                self._best = (row["final_test_error"], describe(config))
+                self._best = (row["final_test_error"], describe(row))
         if not quiet:
             print(self.status_line(), flush=True)
         return row

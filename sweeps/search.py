@@ -19,7 +19,7 @@ PRESETS = {
         "model": ["attention56", "attention92", "attention128", "attention164", "resnet164"],
         "attention_type": ["mixed", "channel", "spatial"], "learning_mode": ["arl", "nal"],
         "learning_rate": (0.02, 0.4), "weight_decay": (1e-5, 1e-3), "batch_size": [64, 128, 256],
-    }, fixed={"dataset": "cifar10", "epochs": 200}),
+    }, fixed={"dataset": "cifar10"}),
     "smoke": Study("search", search=SMOKE_SPACE,
                    fixed={**{k: v for k, v in SMOKE.items() if k not in SMOKE_SPACE}, "epochs": 6}),
 }

@@ -38,6 +38,7 @@ def test_forward_and_every_variable_gets_a_gradient(name):
     assert not dead, f"{len(dead)} variables got no gradient, e.g. {dead[:5]}"
 
 
+@pytest.mark.filterwarnings("ignore:Gradients do not exist")  # the point of this test
 def test_a_dead_mask_branch_is_caught():
     # Guard on the guard above: with the mask's output cut off, its variables get no gradient.
     model = build_model("attention56", **SMALL)

@@ -103,7 +103,7 @@ def test_noise_robustness_smoke_study_end_to_end(noise_smoke):
 
 
 def test_asha_prunes_and_optuna_records_pruned_trials(tmp_path):
-    run = sweep("search", tmp_path, "--num-samples", "6", "--epochs", "4", "--width", "0.125", "--grace-period", "1",
+    run = sweep("search", tmp_path, "--num-samples", "6", "--epochs", "3", "--width", "0.125", "--grace-period", "1",
                 "--reduction-factor", "2", "--max-concurrent", "2")
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     rows = read(tmp_path, "trials").to_pylist()
@@ -111,7 +111,7 @@ def test_asha_prunes_and_optuna_records_pruned_trials(tmp_path):
     pruned = {r["trial_id"] for r in rows if r["status"] == "pruned"}
     completed = {r["trial_id"] for r in rows if r["status"] == "completed"}
     assert pruned and completed and len(pruned | completed) == 6
-    assert all(r["epochs_run"] < 4 for r in rows if r["status"] == "pruned")
+    assert all(r["epochs_run"] < 3 for r in rows if r["status"] == "pruned")
 
     experiment = json.loads((tmp_path / "out" / "experiment.json").read_text())["name"]
     study = optuna.load_study(study_name=experiment, storage=f"sqlite:///{tmp_path / 'out' / 'optuna.db'}")
@@ -122,9 +122,9 @@ def test_asha_prunes_and_optuna_records_pruned_trials(tmp_path):
         steps = sorted(t.intermediate_values)
         assert steps == list(range(1, len(steps) + 1)) and steps
         if t.state == optuna.trial.TrialState.COMPLETE:
-            assert steps[-1] == 4
+            assert steps[-1] == 3
         else:
-            assert steps[-1] < 4
+            assert steps[-1] < 3
 
 
 def test_a_failing_trial_is_recorded_and_makes_the_sweep_exit_1_and_the_backend_reaches_trials(tmp_path):
