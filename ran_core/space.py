@@ -151,7 +151,7 @@ class Study:
             elif dim.name in self.search:
                 config[dim.name] = dim.suggest(trial, self.search[dim.name])
         trial.suggest_categorical("seed", list(self.seeds))
-        return {k: v for k, v in self.fixed.items()}
+        return dict(self.fixed)
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)
