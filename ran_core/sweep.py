@@ -227,12 +227,8 @@ def run_study(presets, argv=None):
             write_atomic(Path(args.output) / "experiment.json",
                          json.dumps({"name": experiment, "storage": args.storage, "study": study.name,
                                      "argv": list(sys.argv[1:] if argv is None else argv)}, indent=1))
-        recorder = ResultRecorder(args.output, experiment, study.name)
-        try:
-            grid = tuner.fit()
-        finally:
-            recorder.flush()
-        summary = reconcile(grid, recorder)
+        grid = tuner.fit()
+        summary = reconcile(grid, ResultRecorder(args.output, experiment, study.name))
     finally:
         ray.shutdown()
     print(summary["text"], flush=True)
