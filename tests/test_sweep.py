@@ -69,13 +69,11 @@ def test_bad_flags_are_rejected_with_what_was_received(flags, message, tmp_path)
 
 
 def test_bad_flag_exits_2_before_ray_starts_and_writes_nothing(tmp_path):
-    started = time.monotonic()
     run = sweep("noise_robustness", tmp_path, "--preset", "paper", "--dataset", "cifar10",
                 "--data-dir", str(tmp_path))
     assert run.returncode == 2, run.stdout + run.stderr
     assert "CIFAR-10 copy at" in run.stderr and "--data-dir" in run.stderr
     assert not (tmp_path / "out").exists() and not (tmp_path / "storage").exists()
-    assert time.monotonic() - started < 120
 
 
 def test_noise_robustness_smoke_study_end_to_end(noise_smoke):
