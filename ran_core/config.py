@@ -1,8 +1,9 @@
 """The flat, validated configuration of one training run (one sweep trial).
 
 One declaration: the fields below are the CLI flags of `python -m ran_core.train`, the keys a
-sweep trial receives and the config columns of every result row. Unknown keys and values out of
-range are errors that echo what was received.
+sweep trial receives and the config columns of every result row. RANGES declares every numeric
+field's allowed values once: TrainConfig enforces them and the search space (`ran_core.space`)
+samples within them. Unknown keys and values out of range are errors that echo what was received.
 """
 
 import dataclasses
@@ -14,6 +15,54 @@ from ran_core.layers import ATTENTION_TYPES, LEARNING_MODES, canonical_choice
 from ran_core.models import is_attention, resolve_spec
 
 PRECISIONS = ("float32", "mixed_bfloat16")
+
+
+@dataclasses.dataclass(frozen=True)
+class Range:
+    """Allowed values of a numeric field: [low, high] (an open end excludes the bound; high None is
+    unbounded), integers only if `integer`; `log` says the search space samples it on a log scale."""
+
+    low: float
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    integer: bool = False
+    log: bool = False
+
+    def contains(self, value):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+            return False
+        if self.integer and not float(value).is_integer():
+            return False
+        above = value > self.low if self.low_open else value >= self.low
+        below = self.high is None or (value < self.high if self.high_open else value <= self.high)
+        return above and below
+
+    def describe(self):
+        kind = "an integer" if self.integer else "a number"
+        high = "inf" if self.high is None else self.high
+        return (f"{kind} in {'(' if self.low_open else '['}{self.low}, {high}"
+                f"{')' if self.high_open or self.high is None else ']'}")
+
+    def check(self, name, value):
+        """`value` if it lies in the range, else a ValueError naming what is allowed."""
+        if not self.contains(value):
+            raise ValueError(f"{name} must be {self.describe()}. Received: {name}={value!r}")
+        return value
+
+
+RANGES = {
+    "width": Range(1 / 16, 4.0, log=True),  # channel multiplier, 1.0 = paper widths
+    "noise_ratio": Range(0.0, 0.9),  # at 0.9 of 10 classes, a wrong label is as likely as the right one
+    "learning_rate": Range(1e-3, 1.0, log=True),
+    "weight_decay": Range(0.0, 1e-2, log=True),  # 0: no decay; a search samples a positive (low, high)
+    "momentum": Range(0.0, 1.0, high_open=True),
+    "bn_momentum": Range(0.0, 1.0, high_open=True),
+    "epochs": Range(1, 1000, integer=True),
+    "batch_size": Range(1, 4096, integer=True),
+    "steps_per_execution": Range(1, integer=True),
+    "seed": Range(0, integer=True),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,15 +114,9 @@ class TrainConfig:
             set_("learning_mode", None)
         set_("dataset", canonical_choice(self.dataset, DATASETS, "dataset"))
         set_("precision", canonical_choice(self.precision, PRECISIONS, "precision"))
-        _number(self, "width", low=0, low_open=True)
-        _number(self, "noise_ratio", low=0, high=1, high_open=True)
-        _number(self, "learning_rate", low=0, low_open=True)
-        _number(self, "weight_decay", low=0)
-        _number(self, "momentum", low=0, high=1, high_open=True)
-        _number(self, "bn_momentum", low=0, high=1, high_open=True)
-        for name in ("epochs", "batch_size", "steps_per_execution"):
-            _integer(self, name, low=1)
-        _integer(self, "seed", low=0)
+        for name, allowed in RANGES.items():
+            value = allowed.check(name, getattr(self, name))
+            set_(name, int(value) if allowed.integer else float(value))
         drops = tuple(self.lr_drops)
         if not all(isinstance(d, numbers.Real) and 0 < d < 1 for d in drops) or list(drops) != sorted(drops):
             raise ValueError(f"lr_drops must be increasing fractions in (0, 1). Received: lr_drops={self.lr_drops!r}")
@@ -83,20 +126,3 @@ class TrainConfig:
         if self.data_dir is not None and not isinstance(self.data_dir, str):
             set_("data_dir", str(self.data_dir))
 
-
-def _number(config, name, low=None, high=None, low_open=False, high_open=False):
-    value = getattr(config, name)
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (low is None or (value > low if low_open else value >= low))
-    ok = ok and (high is None or (value < high if high_open else value <= high))
-    if not ok:
-        interval = f"{'(' if low_open else '['}{low}, {high if high is not None else 'inf'}{')' if high_open or high is None else ']'}"
-        raise ValueError(f"{name} must be a number in {interval}. Received: {name}={value!r}")
-    object.__setattr__(config, name, float(value))
-
-
-def _integer(config, name, low):
-    value = getattr(config, name)
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}. Received: {name}={value!r}")
-    object.__setattr__(config, name, int(value))

@@ -6,13 +6,13 @@ modules per stage, `build_model("attention200")` derives them from N = 36m + 20,
 """
 
 import dataclasses
-import re
 
 import keras
 from keras import layers
 
 from ran_core.layers import (ATTENTION_TYPES, LEARNING_MODES, AttentionModule, ResidualUnit,
                              canonical_choice)
+from ran_core.model_names import is_attention, split_model_name
 
 STEM_FILTERS = 16
 # CIFAR widths of the paper's Table 6 parameter counts (ResNet-164 style): bottleneck outputs
@@ -73,11 +73,6 @@ def list_models():
     return list(MODELS)
 
 
-def is_attention(name):
-    """True for names of the Attention-N family ('attention92', 'attention', ...)."""
-    return str(name).lower().startswith("attention")
-
-
 def resolve_spec(name, modules_per_stage=None):
     """The spec for a registered name, an `attentionN` with N = 36m + 20, or explicit modules."""
     key = name.lower() if isinstance(name, str) else name
@@ -93,9 +88,8 @@ def resolve_spec(name, modules_per_stage=None):
         return dataclasses.replace(base, modules_per_stage=modules)
     if key in MODELS:
         return MODELS[key]
-    match = re.fullmatch(r"attention-?(\d+)", key) if isinstance(key, str) else None
-    if match:
-        depth = int(match.group(1))
+    family, depth = split_model_name(key) if isinstance(key, str) else (None, None)
+    if family == "attention":
         if depth < 56 or (depth - 20) % 36:
             raise ValueError(f"Attention depth must be of the form 36m + 20 with m >= 1 (56, 92, 128, "
                              f"164, 200, 236, ...). Received: name={name!r} (depth {depth})")

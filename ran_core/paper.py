@@ -28,15 +28,15 @@ attention residual learning, encoder-decoder masks, clean labels.
 
 from __future__ import annotations
 
-import re
-
 import pandas as pd
+
+from ran_core.model_names import split_model_name
 
 __all__ = [
     "COLUMNS",
     "JOIN_KEYS",
     "RECORDS",
-    "STUDY_TABLES",
+    "TABLE_PRECEDENCE",
     "TABLE_TITLES",
     "paper_table",
     "reference_for",
@@ -68,33 +68,24 @@ TABLE_TITLES = {
     6: "Table 6: comparison with ResNet / WRN, CIFAR-10 and CIFAR-100",
 }
 
-#: Which tables hold the reference numbers of each study, most specific
-#: first. Where two tables give a value for the same setting (they agree in
-#: the paper, e.g. Attention-92 CIFAR-10 4.99 % in Tables 3 and 6) the first
-#: one listed wins. Table 6 supplies the clean (noise 0) point of the noise
-#: study.
-STUDY_TABLES = {
-    "noise_robustness": (5, 6),
-    "depth": (6, 3),
-    "attention_types": (1,),
-    "learning_mode": (3,),
-    "search": (6, 3, 1, 5),
-}
-_ALL_TABLES = (6, 3, 1, 5, 4)
+#: All tables, in the order they resolve a setting several of them report (they agree in the
+#: paper, e.g. Attention-92 CIFAR-10 4.99 % in Tables 3 and 6): most specific first. Each study
+#: lists its own tables in ran_core.studies.
+TABLE_PRECEDENCE = (6, 3, 1, 5, 4)
 
 _ATT = {"attention_type": "mixed", "learning_mode": "arl", "mask_structure": "encoder_decoder"}
 _NO_ATT = {"attention_type": None, "learning_mode": None, "mask_structure": None}
 
 
 def _rec(table, model, dataset, error_pct, *, noise=0.0, params_m=None, **setting):
-    family, digits = re.match(r"([a-z]+)(\d+)", model).groups()
+    family, depth = split_model_name(model)
     base = dict(_ATT if family == "attention" else _NO_ATT)
     base.update(setting)
     return {
         "table": table,
         "model": model,
         "family": family,
-        "depth": int(digits),
+        "depth": depth,
         "dataset": dataset,
         "attention_type": base["attention_type"],
         "learning_mode": base["learning_mode"],
@@ -164,16 +155,15 @@ def paper_table(tables=None) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
-def reference_for(study: str | None = None) -> pd.DataFrame:
+def reference_for(tables=TABLE_PRECEDENCE) -> pd.DataFrame:
     """One paper value per :data:`JOIN_KEYS` setting, for joining.
 
-    Keeps the tables listed for ``study`` in :data:`STUDY_TABLES` (all tables
-    for ``None`` or an unknown study), drops the Table 4 local-convolution
-    mask (result rows cannot express it) and resolves settings that several
-    tables report by the study's table order. ``noise_ratio`` is rounded to
-    3 decimals so float noise ratios from result rows match.
+    Keeps ``tables`` (a study's ``paper_tables`` in ran_core.studies), drops the Table 4
+    local-convolution mask (result rows cannot express it) and resolves settings that several
+    tables report by the order of ``tables``, the first listed winning. ``noise_ratio`` is rounded
+    to 3 decimals so float noise ratios from result rows match.
     """
-    order = STUDY_TABLES.get(study, _ALL_TABLES) if study is not None else _ALL_TABLES
+    order = tuple(tables)
     df = paper_table(order)
     df = df[df["mask_structure"].isna() | (df["mask_structure"] == "encoder_decoder")].copy()
     df["noise_ratio"] = df["noise_ratio"].round(3)

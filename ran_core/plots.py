@@ -1,32 +1,27 @@
-"""Figures for the studies, measured values beside the paper's.
+"""Figures for the studies, measured values beside the paper's; the public figure API.
 
-Every function returns a :class:`matplotlib.figure.Figure` drawn on an Agg
-canvas. pyplot is never imported, so nothing is registered in pyplot's global
-figure list and no backend is switched. Measured values are solid lines /
-filled markers / plain bars with error bars spanning the min–max over seeds;
-the paper's are dashed lines with hollow diamond markers (or hatched bars)
-whose legend entries start with "paper". Where there is nothing to plot the
-axes carry an annotation starting with "no " (e.g. "no completed trials")
-instead of an exception.
-
-Use :func:`show` in a notebook and :func:`save_png` to write a file.
+Every function takes Results (or a trials DataFrame) and a study name (None: every row given) and
+returns a :class:`matplotlib.figure.Figure` drawn on an Agg canvas. pyplot is never imported, so
+nothing is registered in pyplot's global figure list and no backend is switched. The look is
+shared (`ran_core.plot_style`): measured values solid with error bars spanning the min–max over
+seeds, the paper's dashed with hollow markers (or hatched bars) and legend entries starting with
+"paper"; empty axes carry an annotation starting with "no " (e.g. "no completed trials").
+Trial-level figures live in `ran_core.trial_plots` and are re-exported here. Use :func:`show` in
+a notebook and :func:`save_png` to write a file. Which figures a study draws: ran_core.studies.
 """
 
 from __future__ import annotations
 
-import io
-import os
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
 
-from ran_core import analysis, paper
-from ran_core.results import write_atomic
+from ran_core import paper
+from ran_core.loading import as_results, is_missing
+from ran_core.model_names import pretty_model_name, split_model_name
+from ran_core.plot_style import (PAPER_STYLE, SPREAD_NOTE, Colors, done_cells, errorbar, figure_to_png, groups,
+                                 legend, mark_gap, new_figure, pretty_dataset, save_png, series_label, show)
+from ran_core.trial_plots import plot_asha, plot_confusion, plot_learning_curves, plot_status_counts
 
 __all__ = [
     "figure_to_png",
@@ -43,188 +38,57 @@ __all__ = [
     "show",
 ]
 
-PAPER_STYLE = dict(linestyle="--", marker="D", markerfacecolor="none", markersize=7, linewidth=1.3, alpha=0.9)
-MEASURED_STYLE = dict(linestyle="-", marker="o", markersize=5, linewidth=1.8, capsize=3)
-STATUS_COLORS = {"completed": "tab:green", "pruned": "tab:orange", "errored": "tab:red",
-                 "unknown": "tab:gray", "other": "tab:gray"}
-SPREAD_NOTE = "error bars: min–max over seeds; dashed, hollow markers: paper"
-_PALETTE = [f"tab:{c}" for c in ("blue", "orange", "green", "red", "purple", "brown", "pink", "olive", "cyan", "gray")]
 
-
-# --------------------------------------------------------------------------
-# helpers
-# --------------------------------------------------------------------------
-
-def _figure(nrows=1, ncols=1, figsize=(7.0, 4.5), **kw):
-    fig = Figure(figsize=figsize, layout="constrained")
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(nrows, ncols, squeeze=False, **kw)
-    return fig, axes
-
-
-def _gap(ax, text="no completed trials"):
-    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=11,
-            color="0.35", wrap=True, zorder=10, bbox=dict(boxstyle="round", facecolor="0.95", edgecolor="0.7"))
-
-
-def pretty_model(name) -> str:
-    """``attention92`` -> ``Attention-92``, ``resnet164`` -> ``ResNet-164``, ``wrn28_10`` -> ``WRN-28-10``."""
-    if name is None:
-        return "?"
-    s = str(name)
-    for prefix, pretty in (("attention", "Attention-"), ("resnet", "ResNet-"), ("wrn", "WRN-")):
-        if s.startswith(prefix):
-            return pretty + s[len(prefix):].replace("_", "-")
-    return s
-
-
-def pretty_dataset(name) -> str:
-    return {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100"}.get(str(name), str(name))
-
-
-class _Colors:
-    """Stable colour per key, in first-seen order."""
-
-    def __init__(self, keys=()):
-        self._map: dict = {}
-        for k in keys:
-            self[k]
-
-    def __getitem__(self, key):
-        if key not in self._map:
-            self._map[key] = _PALETTE[len(self._map) % len(_PALETTE)]
-        return self._map[key]
-
-
-def _as_results(obj, study):
-    if isinstance(obj, analysis.Results):
-        return obj.study(study)
-    if isinstance(obj, pd.DataFrame):
-        t = obj if study is None or obj.empty else obj[obj["study"] == study]
-        return analysis.Results(trials=t, epochs=analysis._empty_frame(
-            {**analysis.EPOCH_COLUMNS, **analysis.DERIVED_EPOCH_COLUMNS}))
-    raise TypeError(f"Expected analysis.Results or a trials DataFrame. Received: {type(obj).__name__}")
-
-
-def _done_cells(res, keys=None) -> pd.DataFrame:
-    cells = analysis.aggregate(res, by=keys)
-    if cells.empty:
-        return cells
-    cells = cells[cells["n_completed"] > 0].copy()
-    cells["_depth"] = cells["model"].map(lambda m: analysis._split_model(m)[1])
-    cells["_family"] = cells["model"].map(lambda m: analysis._split_model(m)[0])
-    return cells
-
-
-def _series_label(row, fields) -> str:
-    parts = []
-    for f in fields:
-        v = row.get(f)
-        if v is None or analysis._isna(v):
-            continue
-        if f == "model":
-            parts.append(pretty_model(v))
-        elif f == "_family":
-            parts.append({"attention": "Attention", "resnet": "ResNet"}.get(v, str(v)))
-        elif f == "dataset":
-            parts.append(pretty_dataset(v))
-        elif f == "width":
-            if float(v) != 1.0:
-                parts.append(f"width {float(v):g}")
-        elif f == "epochs":
-            parts.append(f"{int(v)} ep")
-        elif f == "noise_ratio":
-            parts.append(f"noise {100 * float(v):g}%")
-        elif f == "learning_mode":
-            parts.append(str(v).upper())
-        else:
-            parts.append(str(v))
-    return ", ".join(parts)
-
-
-def _errorbar(ax, g, x, color, label, **style):
-    y = 100 * g["mean_test_error"].to_numpy(float)
-    lo = y - 100 * g["min_test_error"].to_numpy(float)
-    hi = 100 * g["max_test_error"].to_numpy(float) - y
-    st = {**MEASURED_STYLE, **style}
-    ax.errorbar(x, y, yerr=np.vstack([lo, hi]), color=color, label=label, **st)
-
-
-def _groups(df: pd.DataFrame, keys: list[str]):
-    if df.empty:
-        return []
-    key_df = df[keys].astype(object).where(df[keys].notna(), None)
-    out = []
-    for key, idx in key_df.groupby(keys, dropna=False, sort=True).groups.items():
-        key = key if isinstance(key, tuple) else (key,)
-        key = tuple(None if analysis._isna(v) else v for v in key)  # NaN != NaN would split colours
-        out.append((key, df.loc[idx]))
-    return out
-
-
-def _legend(ax, note=None, **kw):
-    """Legend (if anything is labelled); ``note`` becomes its small title."""
-    handles, labels = ax.get_legend_handles_labels()
-    if handles:
-        leg = ax.legend(fontsize=8, title=note, title_fontsize=7, **kw)
-        if note:
-            leg.get_title().set_color("0.35")
-
-
-# --------------------------------------------------------------------------
-# study figures
-# --------------------------------------------------------------------------
-
-def plot_noise_robustness(results, study: str | None = "noise_robustness") -> Figure:
+def plot_noise_robustness(results, study: str | None = None) -> Figure:
     """Test error (%) vs label-noise ratio (%) per model; paper Table 5 (+ Table 6 at 0 %) dashed."""
-    res = _as_results(results, study)
-    fig, axes = _figure(figsize=(7.5, 4.8))
+    res = as_results(results, study)
+    fig, axes = new_figure(figsize=(7.5, 4.8))
     ax = axes[0, 0]
-    cells = _done_cells(res)
-    colors = _Colors()
+    cells = done_cells(res)
+    colors = Colors()
     series_keys = ["model", "dataset", "attention_type", "learning_mode", "width", "epochs"]
-    for key, g in _groups(cells, series_keys):
+    for key, g in groups(cells, series_keys):
         row = dict(zip(series_keys, key))
         g = g.sort_values("noise_ratio")
-        _errorbar(ax, g, 100 * g["noise_ratio"].to_numpy(float), colors[row["model"]],
-                  "measured: " + _series_label(row, series_keys))
-    ref = paper.reference_for("noise_robustness")
+        errorbar(ax, g, 100 * g["noise_ratio"].to_numpy(float), colors[row["model"]],
+                  "measured: " + series_label(row, series_keys))
+    ref = paper.reference_for((5, 6))  # Table 5, and Table 6 for the clean point
     ref = ref[ref["model"].isin(["resnet164", "attention92"]) & (ref["dataset"] == "cifar10")]
     for model, g in ref.groupby("model", sort=False):
         g = g.sort_values("noise_ratio")
         ax.plot(100 * g["noise_ratio"], 100 * g["test_error"], color=colors[model],
-                label=f"paper: {pretty_model(model)}, CIFAR-10 (Table 5; 0% from Table 6)", **PAPER_STYLE)
+                label=f"paper: {pretty_model_name(model)}, CIFAR-10 (Table 5; 0% from Table 6)", **PAPER_STYLE)
     if cells.empty:
-        _gap(ax)
+        mark_gap(ax)
     ax.set_xlabel("label noise ratio (% of training labels corrupted)")
     ax.set_ylabel("test error (%)")
     ax.set_xticks([0, 10, 30, 50, 70])
     ax.set_title("Label-noise robustness: attention vs ResNet (paper Table 5)")
     ax.grid(alpha=0.3)
-    _legend(ax, SPREAD_NOTE, loc="upper left")
+    legend(ax, SPREAD_NOTE, loc="upper left")
     return fig
 
 
-def plot_learning_mode(results, study: str | None = "learning_mode") -> Figure:
+def plot_learning_mode(results, study: str | None = None) -> Figure:
     """Test error (%) vs depth for ARL and NAL; paper Table 3 dashed."""
-    res = _as_results(results, study)
-    fig, axes = _figure(figsize=(7.5, 4.8))
+    res = as_results(results, study)
+    fig, axes = new_figure(figsize=(7.5, 4.8))
     ax = axes[0, 0]
-    cells = _done_cells(res)
+    cells = done_cells(res)
     mode_colors = {"arl": "tab:blue", "nal": "tab:red"}
-    other = _Colors(["x"])
+    other = Colors(["x"])
     series_keys = ["learning_mode", "dataset", "attention_type", "width", "epochs", "noise_ratio"]
     if not cells.empty:
         cells = cells[cells["_family"] == "attention"]
         cells.loc[cells["noise_ratio"] == 0, "noise_ratio"] = None
     depths = set()
-    for i, (key, g) in enumerate(_groups(cells, series_keys)):
+    for i, (key, g) in enumerate(groups(cells, series_keys)):
         row = dict(zip(series_keys, key))
         g = g.sort_values("_depth")
         depths |= set(g["_depth"])
         style = {} if i < 2 else {"marker": "s"}
-        _errorbar(ax, g, g["_depth"].to_numpy(float), mode_colors.get(row["learning_mode"], other[key]),
-                  "measured: " + _series_label(row, series_keys), **style)
+        errorbar(ax, g, g["_depth"].to_numpy(float), mode_colors.get(row["learning_mode"], other[key]),
+                  "measured: " + series_label(row, series_keys), **style)
     ref = paper.paper_table(3)
     for mode, g in ref.groupby("learning_mode", sort=True):
         g = g.sort_values("depth")
@@ -232,35 +96,35 @@ def plot_learning_mode(results, study: str | None = "learning_mode") -> Figure:
         ax.plot(g["depth"], 100 * g["test_error"], color=mode_colors.get(mode, "0.4"),
                 label=f"paper: {mode.upper()}, CIFAR-10 (Table 3)", **PAPER_STYLE)
     if cells.empty:
-        _gap(ax)
+        mark_gap(ax)
     ax.set_xticks(sorted(int(d) for d in depths))
     ax.set_xlabel("network depth (Attention-N, trunk layers)")
     ax.set_ylabel("test error (%)")
     ax.set_title("Attention residual learning (ARL) vs naive attention learning (NAL) (paper Table 3)")
     ax.title.set_fontsize(10)
     ax.grid(alpha=0.3)
-    _legend(ax, SPREAD_NOTE)
+    legend(ax, SPREAD_NOTE)
     return fig
 
 
-def plot_attention_types(results, study: str | None = "attention_types") -> Figure:
+def plot_attention_types(results, study: str | None = None) -> Figure:
     """Bars: test error (%) per attention type; paper Table 1 hatched."""
-    res = _as_results(results, study)
-    fig, axes = _figure(figsize=(7.5, 4.8))
+    res = as_results(results, study)
+    fig, axes = new_figure(figsize=(7.5, 4.8))
     ax = axes[0, 0]
-    cells = _done_cells(res)
+    cells = done_cells(res)
     if not cells.empty:
         cells = cells[cells["attention_type"].notna()]
     order = ["mixed", "channel", "spatial"]
     extra = sorted(set(cells["attention_type"]) - set(order)) if not cells.empty else []
     cats = order + extra
     series_keys = ["model", "dataset", "learning_mode", "width", "epochs", "noise_ratio"]
-    groups = _groups(cells, series_keys)
-    n = len(groups) + 1
+    series = groups(cells, series_keys)
+    n = len(series) + 1
     width = 0.8 / n
     x = np.arange(len(cats))
-    colors = _Colors()
-    for i, (key, g) in enumerate(groups):
+    colors = Colors()
+    for i, (key, g) in enumerate(series):
         row = dict(zip(series_keys, key))
         if row.get("noise_ratio") == 0:
             row["noise_ratio"] = None
@@ -271,7 +135,7 @@ def plot_attention_types(results, study: str | None = "attention_types") -> Figu
         hi = 100 * g["max_test_error"].to_numpy(float) - y
         pos = x - 0.4 + width * (i + 0.5)
         bars = ax.bar(pos[have], y[have], width * 0.95, yerr=np.vstack([lo, hi])[:, have], capsize=3,
-                      color=colors[key], label="measured: " + _series_label(row, series_keys))
+                      color=colors[key], label="measured: " + series_label(row, series_keys))
         ax.bar_label(bars, fmt="%.2f", fontsize=7, padding=2)
     ref = paper.paper_table(1).set_index("attention_type").reindex(cats)
     have = ref["test_error"].notna().to_numpy()
@@ -280,7 +144,7 @@ def plot_attention_types(results, study: str | None = "attention_types") -> Figu
                   edgecolor="0.25", hatch="//", linestyle="--", label="paper: Attention-56, CIFAR-10 (Table 1)")
     ax.bar_label(bars, fmt="%.2f", fontsize=7, padding=2)
     if cells.empty:
-        _gap(ax)
+        mark_gap(ax)
     ax.set_xticks(x, [f"{c}\n" + {"mixed": "sigmoid", "channel": "L2 over channels",
                                   "spatial": "sigmoid(norm. map)"}.get(c, "") for c in cats])
     ax.set_xlabel("attention type (mask activation)")
@@ -288,20 +152,20 @@ def plot_attention_types(results, study: str | None = "attention_types") -> Figu
     ax.set_title("Attention types: mixed vs channel vs spatial (paper Table 1)")
     ax.grid(axis="y", alpha=0.3)
     ax.margins(y=0.15)
-    _legend(ax, "error bars: min–max over seeds; hatched bars: paper", loc="upper left")
+    legend(ax, "error bars: min–max over seeds; hatched bars: paper", loc="upper left")
     return fig
 
 
-def plot_depth(results, study: str | None = "depth") -> Figure:
+def plot_depth(results, study: str | None = None) -> Figure:
     """Test error (%) vs depth, one panel per dataset; paper Tables 6 and 3 (ARL) dashed."""
-    res = _as_results(results, study)
-    cells = _done_cells(res)
+    res = as_results(results, study)
+    cells = done_cells(res)
     datasets = ["cifar10", "cifar100"]
     if not cells.empty:
         datasets += sorted(set(cells["dataset"].dropna()) - set(datasets))
-    fig, axes = _figure(1, len(datasets), figsize=(5.0 * len(datasets), 4.6))
+    fig, axes = new_figure(1, len(datasets), figsize=(5.0 * len(datasets), 4.6))
     series_keys = ["_family", "attention_type", "learning_mode", "width", "epochs", "noise_ratio"]
-    colors = _Colors()
+    colors = Colors()
     t6 = paper.paper_table(6)
     t3 = paper.paper_table(3)
     for ax, ds in zip(axes[0], datasets):
@@ -309,10 +173,10 @@ def plot_depth(results, study: str | None = "depth") -> Figure:
         if not sub.empty:
             sub = sub.copy()
             sub.loc[sub["noise_ratio"] == 0, "noise_ratio"] = None
-        for key, g in _groups(sub, series_keys):
+        for key, g in groups(sub, series_keys):
             row = dict(zip(series_keys, key))
             g = g.sort_values("_depth")
-            _errorbar(ax, g, g["_depth"].to_numpy(float), colors[key], "measured: " + _series_label(row, series_keys))
+            errorbar(ax, g, g["_depth"].to_numpy(float), colors[key], "measured: " + series_label(row, series_keys))
         att = pd.concat([t6[(t6["family"] == "attention") & (t6["dataset"] == ds)],
                          t3[(t3["learning_mode"] == "arl") & (t3["dataset"] == ds)]])
         att = att.sort_values(["depth", "table"]).drop_duplicates("depth", keep="last")
@@ -325,7 +189,7 @@ def plot_depth(results, study: str | None = "depth") -> Figure:
             ax.plot(res_ref["depth"], 100 * res_ref["test_error"], color="0.55",
                     label="paper: ResNet-164 / -1001 (Table 6)", **{**PAPER_STYLE, "marker": "s"})
         if sub.empty:
-            _gap(ax)
+            mark_gap(ax)
         ax.set_xscale("log")
         ticks = sorted(set(att["depth"]) | set(res_ref["depth"]) | (set(sub["_depth"]) if len(sub) else set()))
         ax.set_xticks(ticks, [str(int(t)) for t in ticks])
@@ -334,27 +198,27 @@ def plot_depth(results, study: str | None = "depth") -> Figure:
         ax.set_ylabel("test error (%)")
         ax.set_title(pretty_dataset(ds))
         ax.grid(alpha=0.3)
-        _legend(ax, SPREAD_NOTE)
+        legend(ax, SPREAD_NOTE)
     fig.suptitle("Test error vs depth (paper Table 6; Table 3 ARL column for CIFAR-10)")
     return fig
 
 
-def plot_params(results, study: str | None = "depth") -> Figure:
+def plot_params(results, study: str | None = None) -> Figure:
     """Trainable parameters (millions) vs depth: measured models vs paper Table 6."""
-    res = _as_results(results, study)
-    fig, axes = _figure(figsize=(7.0, 4.5))
+    res = as_results(results, study)
+    fig, axes = new_figure(figsize=(7.0, 4.5))
     ax = axes[0, 0]
     t = res.trials
     t = t[t["params"].notna() & (t["status"] != "errored")] if len(t) else t
-    colors = _Colors()
+    colors = Colors()
     if len(t):
-        t = t.assign(_depth=t["model"].map(lambda m: analysis._split_model(m)[1]),
-                     _family=t["model"].map(lambda m: analysis._split_model(m)[0]),
+        t = t.assign(_depth=t["model"].map(lambda m: split_model_name(m)[1]),
+                     _family=t["model"].map(lambda m: split_model_name(m)[0]),
                      _cls=t["num_classes"])
-        for key, g in _groups(t, ["_family", "width", "_cls"]):
+        for key, g in groups(t, ["_family", "width", "_cls"]):
             g = g.groupby("_depth", as_index=False)["params"].median().sort_values("_depth")
             fam, w, k = key
-            label = f"measured: {fam}, width {float(w):g}" + ("" if analysis._isna(k) else f", {int(k)} classes")
+            label = f"measured: {fam}, width {float(w):g}" + ("" if is_missing(k) else f", {int(k)} classes")
             ax.plot(g["_depth"], g["params"].astype(float) / 1e6, color=colors[key], label=label, marker="o")
     ref = paper.paper_table(6)
     ref = ref[ref["dataset"] == "cifar10"]
@@ -363,7 +227,7 @@ def plot_params(results, study: str | None = "depth") -> Figure:
         ax.plot(g["depth"], g["params_m"], color="black" if fam == "attention" else "0.55",
                 label=f"paper: {'Attention' if fam == 'attention' else 'ResNet'} (Table 6)", **PAPER_STYLE)
     if t.empty:
-        _gap(ax, "no parameter counts")
+        mark_gap(ax, "no parameter counts")
     ax.set_xscale("log")
     ref = ref[ref["family"].isin(["attention", "resnet"])]
     ticks = sorted(set(ref["depth"]) | (set(t["_depth"].dropna()) if len(t) else set()))
@@ -373,211 +237,5 @@ def plot_params(results, study: str | None = "depth") -> Figure:
     ax.set_ylabel("trainable parameters (millions)")
     ax.set_title("Model size vs depth (paper Table 6)")
     ax.grid(alpha=0.3)
-    _legend(ax)
+    legend(ax)
     return fig
-
-
-# --------------------------------------------------------------------------
-# trial-level figures
-# --------------------------------------------------------------------------
-
-def plot_learning_curves(results, study: str | None = None, max_trials: int = 200) -> Figure:
-    """Test error (%) vs epoch per trial: completed solid, pruned dashed ending in ×.
-
-    Colour = model. Errored trials are left out; trials without a row in
-    trials.parquet are dotted grey ("unknown"). At most ``max_trials`` curves
-    (the best by last test error first).
-    """
-    if not isinstance(results, analysis.Results):
-        raise TypeError(f"plot_learning_curves needs analysis.Results (epochs). Received: {type(results).__name__}")
-    curves = analysis.learning_curves(results, study)
-    fig, axes = _figure(figsize=(7.5, 4.8))
-    ax = axes[0, 0]
-    title = "Learning curves" + (f": {study}" if study else "")
-    if curves.empty:
-        _gap(ax, "no epochs logged")
-    else:
-        last = curves.sort_values("epoch").groupby(["experiment_id", "trial_id"])["test_error"].last()
-        keep = set(last.sort_values().index[:max_trials])
-        colors = _Colors(sorted(curves["model"].dropna().unique()))
-        for key, g in curves.groupby(["experiment_id", "trial_id"], sort=True):
-            if key not in keep:
-                continue
-            g = g.sort_values("epoch")
-            status = g["status"].iloc[0]
-            model = g["model"].iloc[0]
-            color = "0.5" if model is None or analysis._isna(model) else colors[model]
-            x, y = g["epoch"].to_numpy(float), 100 * g["test_error"].to_numpy(float)
-            if status == "completed":
-                ax.plot(x, y, color=color, linewidth=1.5, alpha=0.85)
-            elif status == "pruned":
-                ax.plot(x, y, color=color, linewidth=1.0, linestyle="--", alpha=0.6)
-                ax.plot(x[-1:], y[-1:], color=color, marker="x", markersize=7, linestyle="none")
-            else:
-                ax.plot(x, y, color="0.5", linewidth=1.0, linestyle=":", alpha=0.8)
-        handles = [Line2D([], [], color=colors[m], linewidth=2, label=pretty_model(m)) for m in colors._map]
-        handles += [Line2D([], [], color="0.3", linewidth=1.5, label="completed"),
-                    Line2D([], [], color="0.3", linewidth=1.0, linestyle="--", marker="x", label="pruned (ASHA)")]
-        if (curves["status"] == "unknown").any():
-            handles.append(Line2D([], [], color="0.5", linestyle=":", label="no trial row"))
-        ax.legend(handles=handles, fontsize=8)
-        if len(last) > max_trials:
-            title += f" (best {max_trials} of {len(last)} trials)"
-        ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("test error (%)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    return fig
-
-
-def plot_asha(results, study: str | None = "search") -> Figure:
-    """ASHA: epochs run per trial, the rung each stopped at, pruned vs completed."""
-    if not isinstance(results, analysis.Results):
-        results = _as_results(results, None)
-    table = analysis.asha_table(results, study)
-    fig, axes = _figure(1, 2, figsize=(11.0, max(4.5, min(12.0, 0.18 * len(table) + 2.0))),
-                        gridspec_kw={"width_ratios": [1.4, 1.0]})
-    ax, ax2 = axes[0]
-    n_err = int((results.study(study).trials["status"] == "errored").sum())
-    if table.empty:
-        _gap(ax, "no trials")
-        _gap(ax2, "no trials")
-    else:
-        y = np.arange(len(table))[::-1]
-        colors = [STATUS_COLORS.get(s, "tab:gray") for s in table["status"]]
-        ax.barh(y, table["epochs_run"].astype(float).fillna(0).to_numpy(), color=colors, height=0.8)
-        if len(table) <= 40:
-            ax.set_yticks(y, [str(t) for t in table["trial_id"]], fontsize=7)
-        else:
-            ax.set_yticks([])
-        rungs = table.dropna(subset=["rung"]).drop_duplicates("rung").sort_values("rung")
-        for _, r in rungs.iterrows():
-            ax.axvline(float(r["rung_epoch"]), color="0.3", linestyle=":", linewidth=1)
-            ax.text(float(r["rung_epoch"]), 1.01, f"rung {int(r['rung'])}\n(ep {int(r['rung_epoch'])})",
-                    transform=ax.get_xaxis_transform(), ha="center", va="bottom", fontsize=7)
-        ax.set_xlabel("epochs trained")
-        ax.set_ylabel("trial (sorted by epochs trained)")
-        statuses = [s for s in ("completed", "pruned", "unknown") if (table["status"] == s).any()]
-        ax.legend(handles=[Patch(color=STATUS_COLORS[s], label=f"{s} ({int((table['status'] == s).sum())})")
-                           for s in statuses], fontsize=8, loc="lower right")
-        for status, marker in (("completed", "o"), ("pruned", "x"), ("unknown", ".")):
-            g = table[table["status"] == status]
-            if len(g):
-                ax2.scatter(g["epochs_run"].astype(float), 100 * g["stop_test_error"].astype(float),
-                            color=STATUS_COLORS[status], marker=marker, label=status, s=36)
-        counts = table.groupby("rung_epoch")["trial_id"].count()
-        for ep, c in counts.items():
-            ax2.annotate(f"n={c}", (float(ep), 1.0), xycoords=("data", "axes fraction"), ha="center",
-                         va="bottom", fontsize=7)
-        ax2.set_xlabel("epochs trained (stop point)")
-        ax2.set_ylabel("test error at stop (%)")
-        ax2.grid(alpha=0.3)
-        ax2.legend(fontsize=8)
-        ax2.xaxis.get_major_locator().set_params(integer=True)
-    fig.suptitle(f"ASHA: where each trial stopped ({study or 'all studies'}"
-                 + (f"; {n_err} errored trial(s) not shown" if n_err else "") + ")")
-    return fig
-
-
-def plot_confusion(results, trial_id: str | None = None, study: str | None = None,
-                   normalize: bool = True) -> Figure:
-    """Confusion matrix of one trial (default: best completed) from ``test_confusion``.
-
-    Rows are true labels, columns predictions; with ``normalize`` the colour is
-    the fraction of each true class, and counts are written in the cells
-    when there are at most 12 classes.
-    """
-    res = _as_results(results, study)
-    fig, axes = _figure(figsize=(6.2, 5.4))
-    ax = axes[0, 0]
-    t = res.trials
-    if trial_id is None:
-        row = analysis.best_trial(res, None, need_confusion=True)
-        missing = "no completed trial with a confusion matrix"
-    else:
-        hit = t[t["trial_id"] == trial_id]
-        row = hit.iloc[0] if len(hit) else None
-        missing = f"no trial {trial_id!r}" if row is None else f"no confusion matrix for trial {trial_id!r}"
-    m = analysis.confusion_matrix(row) if row is not None else None
-    if m is None:
-        _gap(ax, missing)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_title("Confusion matrix")
-        return fig
-    k = m.shape[0]
-    totals = m.sum(axis=1, keepdims=True)
-    frac = np.divide(m, totals, out=np.zeros(m.shape, dtype=float), where=totals > 0)
-    img = ax.imshow(frac if normalize else m, cmap="Blues", vmin=0, vmax=1 if normalize else None,
-                    interpolation="nearest")
-    fig.colorbar(img, ax=ax, label="fraction of true class" if normalize else "test images")
-    if k <= 12:
-        for i in range(k):
-            for j in range(k):
-                ax.text(j, i, str(m[i, j]), ha="center", va="center", fontsize=7,
-                        color="white" if frac[i, j] > 0.5 else "black")
-        ax.set_xticks(range(k))
-        ax.set_yticks(range(k))
-    ax.set_xlabel("predicted label (class index)")
-    ax.set_ylabel("true label (class index)")
-    err = row.get("final_test_error")
-    err_s = "" if analysis._isna(err) else f", test error {100 * err:.2f}%"
-    ax.set_title(f"{pretty_model(row['model'])} on {pretty_dataset(row['dataset'])}, trial {row['trial_id']}"
-                 f"\n{row['status']}{err_s}, noise {100 * (row['noise_ratio'] or 0):g}%", fontsize=10)
-    return fig
-
-
-def plot_status_counts(results) -> Figure:
-    """Trials per study by status (stacked bars); known studies with no files are marked."""
-    if not isinstance(results, analysis.Results):
-        results = _as_results(results, None)
-    counts = analysis.status_counts(results).set_index("study")
-    studies = list(analysis.KNOWN_STUDIES) + [s for s in counts.index if s not in analysis.KNOWN_STUDIES]
-    counts = counts.reindex(studies).fillna(0)
-    fig, axes = _figure(figsize=(7.5, 0.5 * len(studies) + 2.0))
-    ax = axes[0, 0]
-    y = np.arange(len(studies))[::-1]
-    left = np.zeros(len(studies))
-    for status in ("completed", "pruned", "errored", "other"):
-        vals = counts[status].to_numpy(float)
-        if vals.sum():
-            ax.barh(y, vals, left=left, color=STATUS_COLORS[status], label=status)
-        left += vals
-    for yi, s, total in zip(y, studies, counts["total"]):
-        if total == 0:
-            ax.text(0.01, yi, "no result files", transform=ax.get_yaxis_transform(), va="center",
-                    fontsize=8, color="0.4")
-    if counts["total"].sum() == 0:
-        _gap(ax, "no trials")
-    ax.set_yticks(y, studies)
-    ax.set_xlabel("trials")
-    ax.set_title("Trials per study and status")
-    ax.grid(axis="x", alpha=0.3)
-    _legend(ax, loc="lower right")
-    return fig
-
-
-# --------------------------------------------------------------------------
-# output
-# --------------------------------------------------------------------------
-
-def figure_to_png(fig: Figure, dpi: int = 110) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    return buf.getvalue()
-
-
-def save_png(fig: Figure, path: str | os.PathLike, dpi: int = 110) -> Path:
-    """Write ``fig`` as PNG atomically (temp file in the same folder, then rename)."""
-    return write_atomic(path, figure_to_png(fig, dpi=dpi))
-
-
-def show(fig: Figure, dpi: int = 100):
-    """Display a figure in Jupyter (as PNG) without pyplot; prints a line elsewhere."""
-    try:
-        from IPython.display import Image, display
-    except ImportError:  # pragma: no cover - IPython ships with the notebook extra
-        print(f"<Figure: {fig.axes[0].get_title() if fig.axes else ''}>")
-        return
-    display(Image(data=figure_to_png(fig, dpi=dpi), format="png"))

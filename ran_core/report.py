@@ -18,55 +18,9 @@ from pathlib import Path
 
 from ran_core import analysis, paper, plots
 from ran_core.results import write_atomic
+from ran_core.studies import STUDY_NAMES, study_info
 
-__all__ = ["STUDY_INFO", "build_report", "main"]
-
-#: Title, paper reference and question of each known study (also used by the notebooks).
-STUDY_INFO = {
-    "noise_robustness": {
-        "title": "Noise robustness",
-        "paper": "Table 5",
-        "question": "Does attention make a network more robust to noisy training labels? "
-                    "Attention models vs ResNet baselines at label-noise ratios 0, 10, 30, 50 and 70 % "
-                    "(paper: Attention-92 vs ResNet-164 on CIFAR-10; test labels stay clean).",
-    },
-    "depth": {
-        "title": "Depth",
-        "paper": "Table 6 (and Table 3, ARL column)",
-        "question": "How does test error change with depth, Attention-56 to Attention-236, "
-                    "on CIFAR-10 and CIFAR-100, and do parameter counts match the paper's?",
-    },
-    "attention_types": {
-        "title": "Attention types",
-        "paper": "Table 1",
-        "question": "Which soft-mask activation works best: mixed (sigmoid), channel "
-                    "(L2 normalisation across channels) or spatial (per-channel normalised map, sigmoid)? "
-                    "Paper: Attention-56 on CIFAR-10.",
-    },
-    "learning_mode": {
-        "title": "Learning mode",
-        "paper": "Table 3",
-        "question": "Attention residual learning, H = (1 + M) * T, versus naive attention learning, "
-                    "H = M * T, as depth grows from Attention-56 to Attention-164.",
-    },
-    "search": {
-        "title": "Free search",
-        "paper": "no paper counterpart",
-        "question": "An open Optuna + ASHA search over models, attention settings and training "
-                    "hyper-parameters: which configurations came out best, and where did ASHA stop the rest?",
-    },
-}
-
-# (file suffix, function, caption); each function takes (results, study).
-_FIGURES = {
-    "noise_robustness": [("", plots.plot_noise_robustness, "Test error vs label-noise ratio")],
-    "depth": [("", plots.plot_depth, "Test error vs depth"),
-              ("_params", plots.plot_params, "Parameters vs depth")],
-    "attention_types": [("", plots.plot_attention_types, "Test error per attention type")],
-    "learning_mode": [("", plots.plot_learning_mode, "ARL vs NAL by depth")],
-    "search": [("_asha", plots.plot_asha, "ASHA: where each trial stopped")],
-}
-
+__all__ = ["build_report", "main"]
 
 def _study_figures(results: analysis.Results, study: str, out: Path) -> tuple[list[tuple[str, str]], list[str]]:
     """Write the study's figures; return [(file name, caption)] and notes."""
@@ -77,8 +31,8 @@ def _study_figures(results: analysis.Results, study: str, out: Path) -> tuple[li
         plots.save_png(fig, out / name)
         written.append((name, caption))
 
-    for suffix, func, caption in _FIGURES.get(study, []):
-        save(f"{study}{suffix}.png", func(sel, study), caption)
+    for figure in study_info(study).figures:
+        save(f"{study}{figure.suffix}.png", getattr(plots, figure.function)(sel, study), figure.caption)
     if len(analysis.learning_curves(sel, study)):
         save(f"{study}_curves.png", plots.plot_learning_curves(sel, study), "Learning curves (test error per epoch)")
     else:
@@ -130,17 +84,17 @@ def build_report(results_dir, out_dir=None) -> Path:
     md += ["![Trials per study and status](overview_status.png)", ""]
 
     all_notes: list[str] = []
-    studies = list(analysis.KNOWN_STUDIES) + [s for s in results.studies if s not in analysis.KNOWN_STUDIES]
+    studies = list(STUDY_NAMES) + [s for s in results.studies if s not in STUDY_NAMES]
     for study in studies:
-        info = STUDY_INFO.get(study, {"title": study, "paper": "no paper counterpart", "question": ""})
-        md += [f"## {info['title']} (`{study}`; paper: {info['paper']})", ""]
-        if info["question"]:
-            md += [info["question"], ""]
+        info = study_info(study)
+        md += [f"## {info.title} (`{study}`; paper: {info.paper})", ""]
+        if info.question:
+            md += [info.question, ""]
         if study not in results.studies:
             md += ["_No result files for this study._", ""]
             all_notes.append(f"{study}: no result files found.")
             continue
-        if study == "search":
+        if info.summary == "best_trials":
             md += ["Best completed trials:", "", analysis.to_markdown(analysis.study_summary(results, study),
                                                                      "_no completed trials_"), ""]
             md += ["ASHA rungs (inferred from where pruned trials stopped):", "",

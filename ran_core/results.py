@@ -1,5 +1,9 @@
 """Result rows as Parquet: fixed schemas (results/README.md), atomic writes, no duplicate rows.
 
+The schemas below are the one declaration of the result columns and their types: the recorder
+writes them, `ran_core.loading` reads them, the test fixture writes them and a test holds
+results/README.md's tables to them (`column_types`).
+
 `upsert` replaces rows whose key is already in the file instead of appending them, so a resumed
 or repeated sweep can write the same trial again and the file still has it exactly once.
 """
@@ -42,6 +46,17 @@ EPOCHS_SCHEMA = pa.schema(_KEY + [
 TRIAL_KEY = ("experiment_id", "trial_id")
 EPOCH_KEY = ("experiment_id", "trial_id", "epoch")
 CONFIG_COLUMNS = tuple(name for name, _ in _CONFIG)
+
+
+def column_types(schema):
+    """Column name -> type as results/README.md writes it: string, float64, int64, bool, list<float64>, ..."""
+
+    def name(arrow_type):
+        if pa.types.is_list(arrow_type):
+            return f"list<{name(arrow_type.value_type)}>"
+        return {"double": "float64", "large_string": "string"}.get(str(arrow_type), str(arrow_type))
+
+    return {field.name: name(field.type) for field in schema}
 
 
 def write_atomic(path, data):

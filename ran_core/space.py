@@ -1,17 +1,18 @@
 """The search space, declared once, and the studies that take slices of it.
 
 SPACE lists every dimension a trial can vary, in the order Optuna suggests them, with its
-allowed values and the condition under which it applies (a ResNet baseline has no attention
-type or learning mode). A `Study` names which dimensions it sweeps exhaustively (`grid`, every
-cell times every seed), which it searches (`search`, sampled by TPE) and which it fixes; all of
-them are checked against SPACE and TrainConfig before anything runs.
+allowed values (numeric ranges are `config.RANGES`, the one declaration TrainConfig enforces too)
+and the condition under which it applies (a ResNet baseline has no attention type or learning
+mode). A `Study` names which dimensions it sweeps exhaustively (`grid`, every cell times every
+seed), which it searches (`search`, sampled by TPE) and which it fixes; all of them are checked
+against SPACE and TrainConfig before anything runs.
 """
 
 import dataclasses
 import itertools
 import math
 
-from ran_core.config import PRECISIONS, TrainConfig
+from ran_core.config import PRECISIONS, RANGES, Range, TrainConfig
 from ran_core.data import DATASETS
 from ran_core.layers import ATTENTION_TYPES, LEARNING_MODES
 from ran_core.models import is_attention, list_models
@@ -19,14 +20,11 @@ from ran_core.models import is_attention, list_models
 
 @dataclasses.dataclass(frozen=True)
 class Dim:
-    """One dimension: categorical `choices`, or a numeric range [low, high] (`log` scale)."""
+    """One dimension: categorical `choices`, or a numeric `allowed` range (config.RANGES)."""
 
     name: str
     choices: tuple = ()
-    low: float | None = None
-    high: float | None = None
-    log: bool = False
-    integer: bool = False
+    allowed: Range | None = None
     attention_only: bool = False
 
     def applies(self, config):
@@ -34,26 +32,21 @@ class Dim:
 
     def check(self, value):
         """`value` if it lies in this dimension, else a ValueError naming what is allowed."""
-        if self.choices:
-            ok = value in self.choices
-            allowed = f"one of {list(self.choices)}"
-        else:
-            ok = (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-                  and self.low <= value <= self.high and (not self.integer or float(value).is_integer()))
-            allowed = f"{'an integer' if self.integer else 'a number'} in [{self.low}, {self.high}]"
-        if not ok:
-            raise ValueError(f"{self.name} must be {allowed}. Received: {self.name}={value!r}")
+        if self.allowed is not None:
+            return self.allowed.check(self.name, value)
+        if value not in self.choices:
+            raise ValueError(f"{self.name} must be one of {list(self.choices)}. Received: {self.name}={value!r}")
         return value
 
-    def suggest(self, trial, bounds=None):
+    def suggest(self, trial, bounds):
         """Samples this dimension from an Optuna trial within `bounds`: a (low, high) tuple for a
         numeric range, or a list of values."""
-        if self.choices or isinstance(bounds, (list, tuple)) and not _is_range(bounds):
-            return trial.suggest_categorical(self.name, list(bounds or self.choices))
-        low, high = bounds or (self.low, self.high)
-        if self.integer:
-            return trial.suggest_int(self.name, int(low), int(high), log=self.log)
-        return trial.suggest_float(self.name, low, high, log=self.log)
+        if self.allowed is None or not _is_range(bounds):
+            return trial.suggest_categorical(self.name, list(bounds))
+        low, high = bounds
+        if self.allowed.integer:
+            return trial.suggest_int(self.name, int(low), int(high), log=self.allowed.log)
+        return trial.suggest_float(self.name, low, high, log=self.allowed.log)
 
 
 def _is_range(bounds):
@@ -65,12 +58,8 @@ SPACE = (
     Dim("model", choices=tuple(list_models())),
     Dim("attention_type", choices=ATTENTION_TYPES, attention_only=True),
     Dim("learning_mode", choices=LEARNING_MODES, attention_only=True),
-    Dim("noise_ratio", low=0.0, high=0.9),
-    Dim("width", low=1 / 16, high=4.0, log=True),
-    Dim("learning_rate", low=1e-3, high=1.0, log=True),
-    Dim("weight_decay", low=1e-6, high=1e-2, log=True),
-    Dim("batch_size", choices=(16, 32, 64, 128, 256, 512)),
-    Dim("epochs", low=1, high=1000, integer=True),
+    *(Dim(name, allowed=RANGES[name])
+      for name in ("noise_ratio", "width", "learning_rate", "weight_decay", "batch_size", "epochs")),
     Dim("precision", choices=PRECISIONS),
 )
 DIMS = {dim.name: dim for dim in SPACE}
@@ -104,6 +93,10 @@ class Study:
                                      f"tuple in search). Received: {values!r}")
                 for value in values:
                     DIMS[name].check(value)
+                allowed = DIMS[name].allowed
+                if part == "search" and _is_range(values) and allowed is not None and allowed.log and values[0] <= 0:
+                    raise ValueError(f"{self.name}: search[{name!r}] is sampled on a log scale; its low end must be "
+                                     f"> 0. Received: {values!r}")
         models = self.grid.get("model", self.search.get("model", [self.fixed.get("model", "attention56")]))
         conditional = [d for d in SPACE if d.attention_only and d.name in self.grid]
         if conditional and not all(is_attention(m) for m in models):
@@ -114,7 +107,7 @@ class Study:
             raise ValueError(f"{self.name}: {sorted(clash)} declared twice (grid, search and fixed are exclusive)")
         if not self.seeds or not all(isinstance(s, int) and s >= 0 for s in self.seeds):
             raise ValueError(f"{self.name}: seeds must be non-negative integers. Received: {self.seeds!r}")
-        for config in itertools.islice(self.cells(), 64):  # every grid cell is a valid TrainConfig
+        for config in self.cells(seeds=self.seeds[:1]):  # every grid cell is a valid TrainConfig
             TrainConfig.from_dict(config)
 
     @property
@@ -133,9 +126,10 @@ class Study:
     def num_cells(self):
         return math.prod(len(v) for v in self.grid_space().values())
 
-    def cells(self):
-        """Every grid cell as a full config (searched dimensions left at their defaults)."""
-        space = self.grid_space()
+    def cells(self, seeds=None):
+        """Every grid cell times every seed (or `seeds`) as a full config (searched dimensions left
+        at their defaults)."""
+        space = {**self.grid_space(), **({} if seeds is None else {"seed": list(seeds)})}
         for combo in itertools.product(*space.values()):
             yield {**self.fixed, **dict(zip(space, combo))}
 

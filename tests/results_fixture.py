@@ -1,7 +1,7 @@
 """Small, deterministic result folders that follow ``results/README.md``.
 
 ``write_fixture_results(root)`` writes ``root/<study>/trials.parquet`` and
-``root/<study>/epochs.parquet`` with the documented columns and Arrow types:
+``root/<study>/epochs.parquet`` with the schemas of ``ran_core.results`` (the recorder's):
 
 * ``noise_robustness``: attention92 vs resnet164 on cifar10 at noise 0 ... 0.7,
   two seeds each (matches paper Tables 5/6), a smoke cell pair on ``digits``
@@ -27,28 +27,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-__all__ = ["ALL_STUDIES", "DEFAULT_STUDIES", "EPOCHS_SCHEMA", "TRIALS_SCHEMA", "write_fixture_results"]
+from ran_core.results import EPOCHS_SCHEMA, TRIALS_SCHEMA
+from ran_core.studies import STUDY_NAMES
 
-_s, _f, _i = pa.string(), pa.float64(), pa.int64()
-TRIALS_SCHEMA = pa.schema([
-    ("experiment_id", _s), ("study", _s), ("trial_id", _s), ("status", _s), ("error", _s),
-    ("model", _s), ("attention_type", _s), ("learning_mode", _s), ("noise_ratio", _f),
-    ("dataset", _s), ("width", _f), ("learning_rate", _f), ("weight_decay", _f),
-    ("batch_size", _i), ("epochs", _i), ("precision", _s), ("seed", _i), ("num_classes", _i),
-    ("params", _i), ("epochs_run", _i), ("final_test_error", _f), ("best_test_error", _f),
-    ("final_test_accuracy", _f), ("final_train_accuracy", _f), ("final_clean_train_accuracy", _f),
-    ("test_confusion", pa.list_(_i)), ("wall_time_s", _f), ("images_per_s", _f),
-    ("node", _s), ("accelerator", _s), ("backend", _s), ("keras_version", _s),
-    ("backend_version", _s), ("ray_version", _s), ("optuna_version", _s), ("python_version", _s),
-])
-EPOCHS_SCHEMA = pa.schema([
-    ("experiment_id", _s), ("study", _s), ("trial_id", _s), ("epoch", _i),
-    ("train_loss", _f), ("train_accuracy", _f), ("clean_train_accuracy", _f),
-    ("test_loss", _f), ("test_accuracy", _f), ("test_error", _f), ("learning_rate", _f),
-    ("epoch_time_s", _f), ("images_per_s", _f),
-])
+__all__ = ["ALL_STUDIES", "DEFAULT_STUDIES", "write_fixture_results"]
 
-ALL_STUDIES = ("noise_robustness", "depth", "attention_types", "learning_mode", "search")
+ALL_STUDIES = STUDY_NAMES
 DEFAULT_STUDIES = ("noise_robustness", "depth", "learning_mode", "search")
 
 _CLASSES = {"cifar10": 10, "cifar100": 100, "digits": 10, "synthetic": 10}
@@ -97,6 +81,8 @@ class _Study:
             "noise_ratio": float(noise_ratio), "dataset": dataset, "width": float(width),
             "learning_rate": float(learning_rate), "weight_decay": float(weight_decay),
             "batch_size": batch_size, "epochs": epochs, "precision": "float32", "seed": seed,
+            "momentum": 0.9, "lr_drops": [0.4, 0.6], "bn_momentum": 0.9, "augment": True, "steps_per_execution": 1,
+            "data_dir": None, "node_id": "fixture-node-id",
             "num_classes": k, "params": int(_PARAMS.get(model, 1_000_000) * width ** 2),
             "epochs_run": epochs_run if status != "errored" else 0,
             "final_test_error": final, "best_test_error": None if final is None else float(min(curve)),
@@ -117,6 +103,7 @@ class _Study:
                     "clean_train_accuracy": (1 - err) if noisy else None, "test_loss": 1.5 / e,
                     "test_accuracy": 1 - err, "test_error": float(err),
                     "learning_rate": learning_rate, "epoch_time_s": 12.5, "images_per_s": 850.0,
+                    "node_id": "fixture-node-id",
                 })
         elif log_epochs and status == "errored":  # crashed during epoch 2: one epoch logged
             self.epochs.append({

@@ -15,6 +15,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from results_fixture import ALL_STUDIES, write_fixture_results  # noqa: E402
 
 from ran_core import analysis, paper, plots, report  # noqa: E402
+from ran_core.results import EPOCHS_SCHEMA, TRIALS_SCHEMA, column_types, upsert  # noqa: E402
+from ran_core.studies import STUDIES, STUDY_NAMES, study_info  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -69,11 +71,11 @@ def test_paper_values_are_fractions_with_documented_columns():
 
 
 def test_reference_for_is_unique_per_setting_and_rejects_unknown_tables():
-    for study in [None, *analysis.KNOWN_STUDIES]:
-        ref = paper.reference_for(study)
+    for study in [None, *STUDY_NAMES]:
+        ref = paper.reference_for(study_info(study).paper_tables)
         assert not ref.duplicated(paper.JOIN_KEYS).any()
         assert (ref["mask_structure"] != "local_conv").all()
-    noise = paper.reference_for("noise_robustness")
+    noise = paper.reference_for(STUDIES["noise_robustness"].paper_tables)
     clean = noise[(noise["model"] == "attention92") & (noise["noise_ratio"] == 0) & (noise["dataset"] == "cifar10")]
     assert clean["table"].tolist() == [6]
     with pytest.raises(ValueError, match="Received"):
@@ -112,7 +114,7 @@ def test_missing_files_give_empty_frames_with_columns(tmp_path):
     with pytest.warns(UserWarning, match="does not exist"):
         gone = analysis.load_results(tmp_path / "nope")
     assert gone.empty
-    assert analysis.missing_studies(gone) == list(analysis.KNOWN_STUDIES)
+    assert analysis.missing_studies(gone) == list(STUDY_NAMES)
     assert analysis.aggregate(gone).empty
     assert analysis.study_summary(gone, "depth").empty
     assert analysis.study_summary(gone, "search").empty
@@ -137,7 +139,56 @@ def test_older_file_with_fewer_columns_is_filled_in(tmp_path):
     cells = analysis.cell_table(res, "depth")
     assert cells["n_completed"].tolist() == [1] and cells["paper_test_error"].isna().all()
     for make in (plots.plot_depth, plots.plot_params, plots.plot_confusion, plots.plot_learning_curves):
-        make(res)
+        make(res, "depth")
+
+
+def _full_row(schema, **values):
+    """A row with a non-null value in every column of `schema`."""
+    sample = {"string": "x", "float64": 0.25, "int64": 3, "bool": True, "list<float64>": [0.4, 0.6],
+              "list<int64>": [1, 0, 0, 1]}
+    return {name: values.get(name, sample[kind]) for name, kind in column_types(schema).items()}
+
+
+def test_load_results_keeps_every_written_column_with_its_value(tmp_path):
+    trial = _full_row(TRIALS_SCHEMA, study="depth", model="attention92", num_classes=2)
+    epoch = _full_row(EPOCHS_SCHEMA, study="depth", epoch=1)
+    upsert(tmp_path / "depth" / "trials.parquet", [trial], TRIALS_SCHEMA, ("experiment_id", "trial_id"))
+    upsert(tmp_path / "depth" / "epochs.parquet", [epoch], EPOCHS_SCHEMA, ("experiment_id", "trial_id", "epoch"))
+    res = analysis.load_results(tmp_path)
+    assert list(analysis.TRIAL_COLUMNS) == TRIALS_SCHEMA.names and list(analysis.EPOCH_COLUMNS) == EPOCHS_SCHEMA.names
+    for frame, row in ((res.trials, trial), (res.epochs, epoch)):
+        loaded = frame.iloc[0]
+        for name, value in row.items():
+            got = loaded[name]
+            assert (list(got) if isinstance(value, list) else got) == value, name
+    assert res.trials["augment"].dtype == "boolean" and str(res.trials["momentum"].dtype) == "float64"
+
+
+def _readme_tables():
+    """{file: {column: type}} from results/README.md's column tables."""
+    tables, current = {}, None
+    for line in (REPO / "results" / "README.md").read_text().splitlines():
+        if line.startswith("## "):
+            current = tables.setdefault(line[3:].strip(), {})
+        elif current is not None and line.startswith("| `"):
+            names_cell, type_cell = [c.strip() for c in line.strip("|").split("|")][:2]
+            names = [n.strip().strip("`") for n in names_cell.split(",")]
+            types = [t.strip() for t in type_cell.split(",") if t.strip() != "null"]
+            if len(types) == 1:
+                types = types * len(names)
+            assert len(types) == len(names), line
+            current.update(zip(names, types))
+    return tables
+
+
+def test_results_readme_documents_exactly_the_schema():
+    tables = _readme_tables()
+    assert tables["trials.parquet"] == column_types(TRIALS_SCHEMA)
+    epochs = column_types(EPOCHS_SCHEMA)
+    documented = tables["epochs.parquet"]
+    # epochs.parquet's table says "as above" for the key columns it shares with trials.parquet
+    assert {name: documented.get(name, tables["trials.parquet"].get(name)) for name in epochs} == epochs
+    assert set(documented) <= set(epochs)
 
 
 def test_trials_without_epochs_file_and_epochs_without_trials(tmp_path, root):
@@ -272,13 +323,13 @@ def test_to_markdown_escapes_pipes():
 # --------------------------------------------------------------------------- figures
 
 FIGURES = [
-    ("noise", lambda r: plots.plot_noise_robustness(r)),
-    ("mode", lambda r: plots.plot_learning_mode(r)),
-    ("types", lambda r: plots.plot_attention_types(r)),
-    ("depth", lambda r: plots.plot_depth(r)),
-    ("params", lambda r: plots.plot_params(r)),
+    ("noise", lambda r: plots.plot_noise_robustness(r, "noise_robustness")),
+    ("mode", lambda r: plots.plot_learning_mode(r, "learning_mode")),
+    ("types", lambda r: plots.plot_attention_types(r, "attention_types")),
+    ("depth", lambda r: plots.plot_depth(r, "depth")),
+    ("params", lambda r: plots.plot_params(r, "depth")),
     ("curves", lambda r: plots.plot_learning_curves(r, "search")),
-    ("asha", lambda r: plots.plot_asha(r)),
+    ("asha", lambda r: plots.plot_asha(r, "search")),
     ("confusion", lambda r: plots.plot_confusion(r, study="noise_robustness")),
     ("status", lambda r: plots.plot_status_counts(r)),
 ]
@@ -307,7 +358,7 @@ def test_figures_render_with_data_and_show_gaps_without(name, make, res, tmp_pat
 
 
 def test_figure_labels_paper_and_units(res):
-    fig = plots.plot_noise_robustness(res)
+    fig = plots.plot_noise_robustness(res, "noise_robustness")
     ax = fig.axes[0]
     labels = ax.get_legend_handles_labels()[1]
     assert any(lbl.startswith("paper") for lbl in labels)
@@ -371,3 +422,50 @@ def test_report_cli_fails_clearly_on_missing_or_empty_dir(tmp_path):
     (tmp_path / "empty" / "depth").mkdir(parents=True)
     assert report.main([str(tmp_path / "empty")]) != 0
     assert not (tmp_path / "empty" / "report").exists()
+
+
+# --------------------------------------------------------------------------- one source per fact
+
+def _code_strings(path):
+    """String constants of a module's code (docstrings left out) and those compared with a name `study`."""
+    import ast
+
+    tree = ast.parse(path.read_text())
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef)) and node.body
+                  and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+    strings = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+               and id(n) not in docstrings}
+    compared = {c.value for n in ast.walk(tree) if isinstance(n, ast.Compare)
+                and any(isinstance(x, ast.Name) and x.id == "study" for x in [n.left, *n.comparators])
+                for c in [n.left, *n.comparators] if isinstance(c, ast.Constant) and isinstance(c.value, str)}
+    return strings, compared
+
+
+def test_no_library_module_but_the_study_table_names_a_study():
+    # "depth", "learning_mode" and "search" are also column or parameter names: only comparisons count.
+    unambiguous = {s for s in STUDY_NAMES if s not in {*analysis.TRIAL_COLUMNS, "depth", "search"}}
+    found = {}
+    for path in (REPO / "ran_core").glob("*.py"):
+        if path.name != "studies.py":
+            strings, compared = _code_strings(path)
+            if strings & unambiguous or compared:
+                found[path.name] = sorted(strings & unambiguous | compared)
+    assert found == {}
+
+
+def test_every_declared_study_has_a_script_with_presets_and_plots_for_its_figures():
+    for info in STUDIES.values():
+        assert (REPO / info.script).is_file(), info.script
+        assert "PRESETS" in (REPO / info.script).read_text()
+        assert all(callable(getattr(plots, figure.function, None)) for figure in info.figures), info.name
+
+
+def test_one_model_name_parser_for_registry_paper_and_results():
+    from ran_core.model_names import pretty_model_name, split_model_name
+
+    assert split_model_name("attention92") == ("attention", 92) == split_model_name("Attention-92")
+    assert split_model_name("wrn28_10") == ("wrn", 28) and split_model_name("resnet") == (None, None)
+    assert pretty_model_name("wrn28_10") == "WRN-28-10" and pretty_model_name("resnet164") == "ResNet-164"
+    table = paper.paper_table()
+    assert [split_model_name(m) for m in table["model"]] == list(zip(table["family"], table["depth"]))
