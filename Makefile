@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install run test
+.PHONY: install run test test-fast lint
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,13 @@ install: $(VENV)/.installed
 run: install  ## noise-robustness smoke study: local Ray, offline digits data, a few minutes on a laptop CPU
 	$(PY) sweeps/noise_robustness.py
 
-test: install  ## the whole suite on TensorFlow, then the backend-sensitive tests (models, training) on JAX
+test: install  ## what CI runs: every test on TensorFlow, then the backend-sensitive ones (marked backend) on JAX
 	$(PY) -m pytest -q
-	KERAS_BACKEND=jax $(PY) -m pytest -q tests/test_models.py tests/test_train.py
+	KERAS_BACKEND=jax $(PY) -m pytest -q -m backend
+
+test-fast: install  ## development tier, a few minutes: no end-to-end sweeps, training runs, notebook kernels or Ray clusters
+	$(PY) -m pytest -q -m "not slow and not cluster"
+
+lint: install  ## ruff rules and formatting (pyproject.toml [tool.ruff]); changes nothing
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .

@@ -2,8 +2,8 @@
 
     python notebooks/_make_notebooks.py
 
-Every notebook is thin: a markdown cell stating the question, then calls into
-``ran_core.analysis`` / ``ran_core.plots``. The results folder comes from the
+Every notebook is thin: a markdown cell stating the question (from ``ran_core.studies``, the table
+the report reads too), then calls into ``ran_core.analysis`` / ``ran_core.plots``. The results folder comes from the
 environment variable ``RAN_RESULTS_DIR`` (default ``../results``, relative to
 this folder), and every cell copes with an empty or partial folder.
 Cell ids are fixed so regenerating gives identical files.
@@ -15,6 +15,8 @@ from pathlib import Path
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from ran_core.studies import STUDIES
 
 HERE = Path(__file__).resolve().parent
 
@@ -42,46 +44,6 @@ READING = (
     "does not report (smoke runs on `digits`, reduced widths, other models) show \"no paper value\"."
 )
 
-STUDIES = {
-    "noise_robustness": {
-        "title": "Noise robustness (paper Table 5)",
-        "question": "Does attention make a network more robust to noisy training labels? Attention models "
-                    "are trained beside ResNet baselines with 0, 10, 30, 50 and 70 % of the training labels "
-                    "corrupted by the paper's confusion matrix Q (Eq. 7); test labels stay clean. The paper "
-                    "compares Attention-92 with ResNet-164 on CIFAR-10 (the 0 % point comes from Table 6).",
-        "figures": ["plots.plot_noise_robustness(results)"],
-    },
-    "depth": {
-        "title": "Depth (paper Table 6; Table 3 ARL column)",
-        "question": "How does test error change from Attention-56 to Attention-236 on CIFAR-10 and "
-                    "CIFAR-100, and do the models' parameter counts match Table 6?",
-        "figures": ["plots.plot_depth(results)", "plots.plot_params(results)"],
-    },
-    "attention_types": {
-        "title": "Attention types (paper Table 1)",
-        "question": "Which soft-mask activation works best for Attention-56 on CIFAR-10: mixed "
-                    "(sigmoid per channel and position), channel (L2 normalisation across channels) or "
-                    "spatial (each channel map normalised over positions, then sigmoid)?",
-        "figures": ["plots.plot_attention_types(results)"],
-    },
-    "learning_mode": {
-        "title": "Learning mode: ARL vs NAL (paper Table 3)",
-        "question": "Attention residual learning, H = (1 + M(x)) · T(x), versus naive attention learning, "
-                    "H = M(x) · T(x). The paper finds NAL degrades as more modules are stacked "
-                    "(Attention-56 to -164) while ARL keeps improving.",
-        "figures": ["plots.plot_learning_mode(results)"],
-    },
-    "search": {
-        "title": "Free search (Optuna + ASHA)",
-        "question": "An open search over models, attention settings and training hyper-parameters, with "
-                    "ASHA stopping weak trials early. Which configurations came out best, and where did "
-                    "ASHA stop the rest? There is no paper counterpart; best trials are still matched to "
-                    "the paper where their setting appears in it.",
-        "figures": ["plots.plot_asha(results)"],
-    },
-}
-
-
 def _nb(name: str, cells: list) -> nbformat.NotebookNode:
     for i, cell in enumerate(cells):
         cell["id"] = f"{name}-{i:02d}"
@@ -93,14 +55,15 @@ def _nb(name: str, cells: list) -> nbformat.NotebookNode:
     return nb
 
 
-def study_notebook(study: str, spec: dict) -> nbformat.NotebookNode:
+def study_notebook(info) -> nbformat.NotebookNode:
+    study = info.name
     cells = [
-        new_markdown_cell(f"# {spec['title']}\n\n{spec['question']}\n\n{READING}\n\n"
+        new_markdown_cell(f"# {info.title} (paper: {info.paper})\n\n{info.question}\n\n{READING}\n\n"
                           "Set `RAN_RESULTS_DIR` to read another results folder (default `../results`)."),
         new_code_cell(SETUP),
         new_code_cell(f'STUDY = "{study}"\nanalysis.status_counts(results.study(STUDY))'),
     ]
-    if study == "search":
+    if info.summary == "best_trials":
         cells += [
             new_markdown_cell("## Best completed configurations"),
             new_code_cell("analysis.study_summary(results, STUDY)"),
@@ -115,7 +78,7 @@ def study_notebook(study: str, spec: dict) -> nbformat.NotebookNode:
         ]
     cells.append(new_code_cell("for note in analysis.study_notes(results, STUDY):\n    print(\"-\", note)"))
     cells.append(new_markdown_cell("## Figures"))
-    cells += [new_code_cell(f"plots.show({call})") for call in spec["figures"]]
+    cells += [new_code_cell(f"plots.show(plots.{figure.function}(results, STUDY))") for figure in info.figures]
     cells += [
         new_markdown_cell("## Learning curves\n\nTest error per epoch; pruned trials are dashed and end in ×."),
         new_code_cell("plots.show(plots.plot_learning_curves(results, STUDY))"),
@@ -158,10 +121,13 @@ def overview_notebook() -> nbformat.NotebookNode:
     return _nb("overview", cells)
 
 
+def build_notebooks() -> dict:
+    """Notebook name -> notebook, exactly as committed (a test compares them)."""
+    return {"overview": overview_notebook(), **{name: study_notebook(info) for name, info in STUDIES.items()}}
+
+
 def main() -> None:
-    notebooks = {"overview": overview_notebook()}
-    notebooks.update({s: study_notebook(s, spec) for s, spec in STUDIES.items()})
-    for name, nb in notebooks.items():
+    for name, nb in build_notebooks().items():
         path = HERE / f"{name}.ipynb"
         tmp = path.with_name(f".{path.name}.tmp")
         nbformat.write(nb, tmp)

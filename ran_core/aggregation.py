@@ -68,8 +68,19 @@ def aggregate(results, by: list[str] | None = None) -> pd.DataFrame:
     """
     keys = list(by or CELL_KEYS)
     t = as_results(results).trials
-    stat_cols = ["n_trials", "n_completed", "n_pruned", "n_errored", "seeds", "mean_test_error",
-                 "std_test_error", "min_test_error", "max_test_error", "mean_best_test_error", "params"]
+    stat_cols = [
+        "n_trials",
+        "n_completed",
+        "n_pruned",
+        "n_errored",
+        "seeds",
+        "mean_test_error",
+        "std_test_error",
+        "min_test_error",
+        "max_test_error",
+        "mean_best_test_error",
+        "params",
+    ]
     if t.empty:
         out = pd.DataFrame(columns=keys + stat_cols)
         return out.astype({c: "float64" for c in stat_cols if c.endswith("error")})
@@ -80,20 +91,22 @@ def aggregate(results, by: list[str] | None = None) -> pd.DataFrame:
         done = g[g["status"] == "completed"]
         err = done["final_test_error"].dropna().astype(float)
         params = g["params"].dropna()
-        rows.append({
-            **{k: (None if is_missing(v) else v) for k, v in zip(keys, key)},
-            "n_trials": len(g),
-            "n_completed": len(done),
-            "n_pruned": int((g["status"] == "pruned").sum()),
-            "n_errored": int((g["status"] == "errored").sum()),
-            "seeds": ",".join(map(str, sorted(int(s) for s in done["seed"].dropna()))),
-            "mean_test_error": err.mean() if len(err) else np.nan,
-            "std_test_error": err.std(ddof=1) if len(err) > 1 else np.nan,
-            "min_test_error": err.min() if len(err) else np.nan,
-            "max_test_error": err.max() if len(err) else np.nan,
-            "mean_best_test_error": done["best_test_error"].dropna().astype(float).mean() if len(done) else np.nan,
-            "params": int(params.astype(float).median()) if len(params) else None,
-        })
+        rows.append(
+            {
+                **{k: (None if is_missing(v) else v) for k, v in zip(keys, key)},
+                "n_trials": len(g),
+                "n_completed": len(done),
+                "n_pruned": int((g["status"] == "pruned").sum()),
+                "n_errored": int((g["status"] == "errored").sum()),
+                "seeds": ",".join(map(str, sorted(int(s) for s in done["seed"].dropna()))),
+                "mean_test_error": err.mean() if len(err) else np.nan,
+                "std_test_error": err.std(ddof=1) if len(err) > 1 else np.nan,
+                "min_test_error": err.min() if len(err) else np.nan,
+                "max_test_error": err.max() if len(err) else np.nan,
+                "mean_best_test_error": done["best_test_error"].dropna().astype(float).mean() if len(done) else np.nan,
+                "params": int(params.astype(float).median()) if len(params) else None,
+            }
+        )
     out = pd.DataFrame(rows, columns=keys + stat_cols)
     out["params"] = pd.array(out["params"], dtype="Int64")
     return out
@@ -117,8 +130,9 @@ def join_paper(cells: pd.DataFrame, study: str | None = None) -> pd.DataFrame:
         return out
     missing = [k for k in paper.JOIN_KEYS if k not in out.columns]
     if missing:
-        raise ValueError(f"join_paper needs columns {paper.JOIN_KEYS}; missing {missing}. "
-                         f"Received columns: {list(out.columns)}")
+        raise ValueError(
+            f"join_paper needs columns {paper.JOIN_KEYS}; missing {missing}. Received columns: {list(out.columns)}"
+        )
     studies = out["study"] if "study" in out.columns and study is None else pd.Series(study, index=out.index)
     family = out["model"].map(lambda m: split_model_name(m)[0])
     for s in pd.unique(studies.astype(object)):
@@ -197,8 +211,10 @@ def confusion_matrix(trial: pd.Series) -> np.ndarray | None:
     k = trial.get("num_classes")
     k = int(k) if not is_missing(k) else int(round(math.sqrt(flat.size)))
     if k <= 0 or flat.size != k * k:
-        raise ValueError(f"test_confusion of trial {trial.get('trial_id')!r} has {flat.size} entries; "
-                         f"expected num_classes**2 = {k * k}. Received: num_classes={trial.get('num_classes')!r}")
+        raise ValueError(
+            f"test_confusion of trial {trial.get('trial_id')!r} has {flat.size} entries; "
+            f"expected num_classes**2 = {k * k}. Received: num_classes={trial.get('num_classes')!r}"
+        )
     return flat.reshape(k, k)
 
 
@@ -209,8 +225,17 @@ def learning_curves(results, study: str | None = None, include_errored: bool = F
     ``trials.parquet`` (still running, or the file is missing) get status ``"unknown"``.
     """
     sel = as_results(results, study)
-    info_cols = ["status", "model", "dataset", "attention_type", "learning_mode", "noise_ratio", "width", "seed",
-                 "epochs"]
+    info_cols = [
+        "status",
+        "model",
+        "dataset",
+        "attention_type",
+        "learning_mode",
+        "noise_ratio",
+        "width",
+        "seed",
+        "epochs",
+    ]
     info = sel.trials[["experiment_id", "trial_id", *info_cols]]
     ep = sel.epochs.merge(info, on=["experiment_id", "trial_id"], how="left", suffixes=("", "_trial"))
     ep["status"] = ep["status"].where(ep["status"].notna(), "unknown")
@@ -232,12 +257,22 @@ def asha_table(results, study: str | None = None) -> pd.DataFrame:
     sel = as_results(results, study)
     t = sel.trials[sel.trials["status"] != "errored"]
     t = t[["experiment_id", "trial_id", "model", "status", "epochs_run", "epochs", "final_test_error"]].copy()
-    cols = ["experiment_id", "trial_id", "model", "status", "epochs_run", "epochs", "stop_test_error", "rung",
-            "rung_epoch"]
+    cols = [
+        "experiment_id",
+        "trial_id",
+        "model",
+        "status",
+        "epochs_run",
+        "epochs",
+        "stop_test_error",
+        "rung",
+        "rung_epoch",
+    ]
     if len(sel.epochs):
         last = sel.epochs.sort_values("epoch").groupby(["experiment_id", "trial_id"], as_index=False).last()
-        t = t.merge(last[["experiment_id", "trial_id", "epoch", "test_error"]], on=["experiment_id", "trial_id"],
-                    how="outer")
+        t = t.merge(
+            last[["experiment_id", "trial_id", "epoch", "test_error"]], on=["experiment_id", "trial_id"], how="outer"
+        )
         bad = sel.trials["status"] == "errored"
         errored = set(zip(sel.trials.loc[bad, "experiment_id"], sel.trials.loc[bad, "trial_id"]))
         t = t[[k not in errored for k in zip(t["experiment_id"], t["trial_id"])]]
@@ -256,7 +291,11 @@ def asha_table(results, study: str | None = None) -> pd.DataFrame:
 
     t["rung"] = pd.array([rung(r) for _, r in t.iterrows()], dtype="Int64")
     t["rung_epoch"] = pd.array(
-        [int(r["epochs_run"]) if not is_missing(r["rung"]) and not is_missing(r["epochs_run"]) else None
-         for _, r in t.iterrows()], dtype="Int64")
+        [
+            int(r["epochs_run"]) if not is_missing(r["rung"]) and not is_missing(r["epochs_run"]) else None
+            for _, r in t.iterrows()
+        ],
+        dtype="Int64",
+    )
     t = t.sort_values(["epochs_run", "stop_test_error"], ascending=[False, True], kind="stable", na_position="last")
     return t[cols].reset_index(drop=True)

@@ -6,11 +6,30 @@ one concern each: `ran_core.loading` (reading result folders; columns from `ran_
 `ran_core.display` (percent tables, notes, Markdown). What a study is comes from `ran_core.studies`.
 """
 
-from ran_core.aggregation import (CELL_KEYS, aggregate, asha_table, best_trial, best_trials, cell_table,
-                                  confusion_matrix, errored_trials, join_paper, learning_curves, missing_studies)
+from ran_core.aggregation import (
+    CELL_KEYS,
+    aggregate,
+    asha_table,
+    best_trial,
+    best_trials,
+    cell_table,
+    confusion_matrix,
+    errored_trials,
+    join_paper,
+    learning_curves,
+    missing_studies,
+)
 from ran_core.display import NO_PAPER_VALUE, asha_rungs, study_notes, study_summary, to_markdown
-from ran_core.loading import (EPOCH_COLUMNS, EPOCHS_FILE, TRIAL_COLUMNS, TRIALS_FILE, Results, find_study_dirs,
-                              load_results, status_counts)
+from ran_core.loading import (
+    EPOCH_COLUMNS,
+    EPOCHS_FILE,
+    TRIAL_COLUMNS,
+    TRIALS_FILE,
+    Results,
+    find_study_dirs,
+    load_results,
+    status_counts,
+)
 
 __all__ = [
     "CELL_KEYS",

@@ -79,9 +79,23 @@ def study_summary(results, study: str) -> pd.DataFrame:
     if info.summary == "best_trials":
         return _best_trials_summary(results, study)
     cells = cell_table(results, study)
-    columns = ["model", "dataset", "attention type", "learning mode", "noise %", "width", "epochs", "seeds (n)",
-               "test error % (mean ± std)", "min–max %", "paper %", "Δ vs paper (pp)", "paper source", "pruned",
-               "errored"]
+    columns = [
+        "model",
+        "dataset",
+        "attention type",
+        "learning mode",
+        "noise %",
+        "width",
+        "epochs",
+        "seeds (n)",
+        "test error % (mean ± std)",
+        "min–max %",
+        "paper %",
+        "Δ vs paper (pp)",
+        "paper source",
+        "pruned",
+        "errored",
+    ]
     if info.show_params:
         columns[6:6] = ["params (M)", "paper params (M)"]
     if cells.empty:
@@ -89,13 +103,21 @@ def study_summary(results, study: str) -> pd.DataFrame:
     rows = []
     for _, r in _sorted_cells(cells, info).iterrows():
         row = {
-            "model": r["model"], "dataset": r["dataset"],
-            "attention type": _opt(r["attention_type"]), "learning mode": _opt(r["learning_mode"]),
-            "noise %": _noise(r["noise_ratio"]), "width": _opt(r["width"]), "epochs": _opt(r["epochs"]),
+            "model": r["model"],
+            "dataset": r["dataset"],
+            "attention type": _opt(r["attention_type"]),
+            "learning mode": _opt(r["learning_mode"]),
+            "noise %": _noise(r["noise_ratio"]),
+            "width": _opt(r["width"]),
+            "epochs": _opt(r["epochs"]),
             "seeds (n)": f"{r['seeds'] or '—'} ({r['n_completed']})",
-            "test error % (mean ± std)": _measured(r), "min–max %": _spread(r),
-            "paper %": _paper(r), "Δ vs paper (pp)": _delta(r), "paper source": _source(r),
-            "pruned": r["n_pruned"], "errored": r["n_errored"],
+            "test error % (mean ± std)": _measured(r),
+            "min–max %": _spread(r),
+            "paper %": _paper(r),
+            "Δ vs paper (pp)": _delta(r),
+            "paper source": _source(r),
+            "pruned": r["n_pruned"],
+            "errored": r["n_errored"],
         }
         if info.show_params:
             row["params (M)"] = "—" if is_missing(r["params"]) else f"{r['params'] / 1e6:.2f}"
@@ -106,21 +128,46 @@ def study_summary(results, study: str) -> pd.DataFrame:
 
 def _best_trials_summary(results, study: str, k: int = 10) -> pd.DataFrame:
     best = best_trials(results, study, k=k)
-    columns = ["rank", "trial_id", "model", "dataset", "attention type", "learning mode", "noise %", "width",
-               "learning rate", "weight decay", "batch", "epochs run", "final test error %", "best test error %",
-               "paper %", "paper source"]
+    columns = [
+        "rank",
+        "trial_id",
+        "model",
+        "dataset",
+        "attention type",
+        "learning mode",
+        "noise %",
+        "width",
+        "learning rate",
+        "weight decay",
+        "batch",
+        "epochs run",
+        "final test error %",
+        "best test error %",
+        "paper %",
+        "paper source",
+    ]
     rows = []
     for i, r in best.iterrows():
-        rows.append({
-            "rank": i + 1, "trial_id": r["trial_id"], "model": r["model"], "dataset": r["dataset"],
-            "attention type": _opt(r["attention_type"]), "learning mode": _opt(r["learning_mode"]),
-            "noise %": _noise(r["noise_ratio"]), "width": _opt(r["width"]),
-            "learning rate": "—" if is_missing(r["learning_rate"]) else f"{r['learning_rate']:.3g}",
-            "weight decay": "—" if is_missing(r["weight_decay"]) else f"{r['weight_decay']:.2g}",
-            "batch": _opt(r["batch_size"]), "epochs run": f"{_opt(r['epochs_run'])}/{_opt(r['epochs'])}",
-            "final test error %": _pct(r["final_test_error"]), "best test error %": _pct(r["best_test_error"]),
-            "paper %": _paper(r), "paper source": _source(r),
-        })
+        rows.append(
+            {
+                "rank": i + 1,
+                "trial_id": r["trial_id"],
+                "model": r["model"],
+                "dataset": r["dataset"],
+                "attention type": _opt(r["attention_type"]),
+                "learning mode": _opt(r["learning_mode"]),
+                "noise %": _noise(r["noise_ratio"]),
+                "width": _opt(r["width"]),
+                "learning rate": "—" if is_missing(r["learning_rate"]) else f"{r['learning_rate']:.3g}",
+                "weight decay": "—" if is_missing(r["weight_decay"]) else f"{r['weight_decay']:.2g}",
+                "batch": _opt(r["batch_size"]),
+                "epochs run": f"{_opt(r['epochs_run'])}/{_opt(r['epochs'])}",
+                "final test error %": _pct(r["final_test_error"]),
+                "best test error %": _pct(r["best_test_error"]),
+                "paper %": _paper(r),
+                "paper source": _source(r),
+            }
+        )
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -135,12 +182,16 @@ def asha_rungs(results, study: str | None = None) -> pd.DataFrame:
         return pd.DataFrame(columns=cols)
     rows = []
     for (rung, epoch), g in table.groupby(["rung", "rung_epoch"], sort=True):
-        rows.append({
-            "rung": int(rung), "epoch": int(epoch), "stopped here": len(g),
-            "reached": int((table["epochs_run"].astype(float) >= float(epoch)).sum()),
-            "status": ", ".join(f"{n} {s}" for s, n in g["status"].value_counts().sort_index().items()),
-            "best test error % at stop": _pct(g["stop_test_error"].min()),
-        })
+        rows.append(
+            {
+                "rung": int(rung),
+                "epoch": int(epoch),
+                "stopped here": len(g),
+                "reached": int((table["epochs_run"].astype(float) >= float(epoch)).sum()),
+                "status": ", ".join(f"{n} {s}" for s, n in g["status"].value_counts().sort_index().items()),
+                "best test error % at stop": _pct(g["stop_test_error"].min()),
+            }
+        )
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -163,12 +214,15 @@ def study_notes(results: Results, study: str) -> list[str]:
         cells = cell_table(sel, study)
         empty = cells[cells["n_completed"] == 0]
         if len(empty):
-            notes.append(f"{study}: cells without a completed trial: "
-                         f"{', '.join(_cell_name(r) for _, r in empty.iterrows())}.")
+            notes.append(
+                f"{study}: cells without a completed trial: {', '.join(_cell_name(r) for _, r in empty.iterrows())}."
+            )
         unmatched = cells[cells["paper_test_error"].isna()]
         if len(unmatched):
-            notes.append(f"{study}: {len(unmatched)} of {len(cells)} cell(s) have no paper value "
-                         "(the paper reports other models, datasets or settings).")
+            notes.append(
+                f"{study}: {len(unmatched)} of {len(cells)} cell(s) have no paper value "
+                "(the paper reports other models, datasets or settings)."
+            )
         if cells["width"].notna().any() and (cells["width"].dropna() != 1.0).any():
             notes.append(f"{study}: some cells use width ≠ 1.0; the paper's numbers are for full width.")
     return notes

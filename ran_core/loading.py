@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 import pandas as pd
 import pyarrow as pa
@@ -101,11 +101,14 @@ class Results:
         )
 
     def __repr__(self) -> str:
-        lines = [f"Results: {len(self.trials)} trials, {len(self.epochs)} epoch rows "
-                 f"from {len(self.sources)} folder(s)"]
+        lines = [
+            f"Results: {len(self.trials)} trials, {len(self.epochs)} epoch rows from {len(self.sources)} folder(s)"
+        ]
         for _, row in status_counts(self).iterrows():
-            lines.append(f"  {row['study']}: {row['completed']} completed, {row['pruned']} pruned, "
-                         f"{row['errored']} errored, {row['other']} other")
+            lines.append(
+                f"  {row['study']}: {row['completed']} completed, {row['pruned']} pruned, "
+                f"{row['errored']} errored, {row['other']} other"
+            )
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
 
@@ -116,7 +119,8 @@ def status_counts(results) -> pd.DataFrame:
     cols = ["completed", "pruned", "errored"]
     if t.empty:
         return pd.DataFrame(columns=["study", *cols, "other", "total"]).astype(
-            {c: "int64" for c in [*cols, "other", "total"]})
+            {c: "int64" for c in [*cols, "other", "total"]}
+        )
     status = t["status"].where(t["status"].isin(cols), "other")
     counts = pd.crosstab(t["study"].fillna("?"), status)
     for c in [*cols, "other"]:
@@ -162,20 +166,24 @@ def _conform(df: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
             col = col.astype(object)
             col = col.where(col.notna(), None).map(lambda v: v if v is None else str(v)).astype(object)
         else:
-            cast = int if kind == "list<int>" else float
-            col = col.astype(object).map(lambda v: _as_list(v, cast)).astype(object)
+            col = col.astype(object).map(_as_list(int if kind == "list<int>" else float)).astype(object)
         out[name] = col
     extra = [c for c in out.columns if c not in columns]
     return out[list(columns) + extra]
 
 
-def _as_list(value, cast):
-    if is_missing(value):
-        return None
-    try:
-        return [cast(v) for v in value]
-    except (TypeError, ValueError):
-        return None
+def _as_list(cast):
+    """A converter of one cell to a list of `cast` values (None when null or not a sequence)."""
+
+    def convert(value):
+        if is_missing(value):
+            return None
+        try:
+            return [cast(v) for v in value]
+        except (TypeError, ValueError):
+            return None
+
+    return convert
 
 
 def find_study_dirs(path: str | os.PathLike, max_depth: int = 3) -> list[Path]:

@@ -113,8 +113,9 @@ def build_model(name, num_classes=10, *, attention_type="mixed", learning_mode="
     the classifier always computes in float32.
     """
     spec = resolve_spec(name, modules_per_stage)
-    attention_type = canonical_choice(attention_type, ATTENTION_TYPES, "attention_type")
-    learning_mode = canonical_choice(learning_mode, LEARNING_MODES, "learning_mode")
+    if isinstance(spec, AttentionSpec):  # a ResNet has neither setting: None (or anything) is ignored
+        attention_type = canonical_choice(attention_type, ATTENTION_TYPES, "attention_type")
+        learning_mode = canonical_choice(learning_mode, LEARNING_MODES, "learning_mode")
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
         raise ValueError(f"num_classes must be an integer >= 2. Received: num_classes={num_classes!r}")
     if isinstance(width, bool) or not isinstance(width, (int, float)) or not width > 0:

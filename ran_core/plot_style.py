@@ -24,8 +24,13 @@ from ran_core.results import write_atomic
 
 PAPER_STYLE = dict(linestyle="--", marker="D", markerfacecolor="none", markersize=7, linewidth=1.3, alpha=0.9)
 MEASURED_STYLE = dict(linestyle="-", marker="o", markersize=5, linewidth=1.8, capsize=3)
-STATUS_COLORS = {"completed": "tab:green", "pruned": "tab:orange", "errored": "tab:red",
-                 "unknown": "tab:gray", "other": "tab:gray"}
+STATUS_COLORS = {
+    "completed": "tab:green",
+    "pruned": "tab:orange",
+    "errored": "tab:red",
+    "unknown": "tab:gray",
+    "other": "tab:gray",
+}
 SPREAD_NOTE = "error bars: min–max over seeds; dashed, hollow markers: paper"
 PALETTE = [f"tab:{c}" for c in ("blue", "orange", "green", "red", "purple", "brown", "pink", "olive", "cyan", "gray")]
 
@@ -40,8 +45,19 @@ def new_figure(nrows=1, ncols=1, figsize=(7.0, 4.5), **kw):
 
 def mark_gap(ax, text="no completed trials"):
     """Writes why the axes are empty in their middle (the text starts with 'no ')."""
-    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=11,
-            color="0.35", wrap=True, zorder=10, bbox=dict(boxstyle="round", facecolor="0.95", edgecolor="0.7"))
+    ax.text(
+        0.5,
+        0.5,
+        text,
+        transform=ax.transAxes,
+        ha="center",
+        va="center",
+        fontsize=11,
+        color="0.35",
+        wrap=True,
+        zorder=10,
+        bbox=dict(boxstyle="round", facecolor="0.95", edgecolor="0.7"),
+    )
 
 
 def pretty_dataset(name) -> str:

@@ -19,8 +19,22 @@ from matplotlib.figure import Figure
 from ran_core import paper
 from ran_core.loading import as_results, is_missing
 from ran_core.model_names import pretty_model_name, split_model_name
-from ran_core.plot_style import (PAPER_STYLE, SPREAD_NOTE, Colors, done_cells, errorbar, figure_to_png, groups,
-                                 legend, mark_gap, new_figure, pretty_dataset, save_png, series_label, show)
+from ran_core.plot_style import (
+    PAPER_STYLE,
+    SPREAD_NOTE,
+    Colors,
+    done_cells,
+    errorbar,
+    figure_to_png,
+    groups,
+    legend,
+    mark_gap,
+    new_figure,
+    pretty_dataset,
+    save_png,
+    series_label,
+    show,
+)
 from ran_core.trial_plots import plot_asha, plot_confusion, plot_learning_curves, plot_status_counts
 
 __all__ = [
@@ -50,14 +64,24 @@ def plot_noise_robustness(results, study: str | None = None) -> Figure:
     for key, g in groups(cells, series_keys):
         row = dict(zip(series_keys, key))
         g = g.sort_values("noise_ratio")
-        errorbar(ax, g, 100 * g["noise_ratio"].to_numpy(float), colors[row["model"]],
-                  "measured: " + series_label(row, series_keys))
+        errorbar(
+            ax,
+            g,
+            100 * g["noise_ratio"].to_numpy(float),
+            colors[row["model"]],
+            "measured: " + series_label(row, series_keys),
+        )
     ref = paper.reference_for((5, 6))  # Table 5, and Table 6 for the clean point
     ref = ref[ref["model"].isin(["resnet164", "attention92"]) & (ref["dataset"] == "cifar10")]
     for model, g in ref.groupby("model", sort=False):
         g = g.sort_values("noise_ratio")
-        ax.plot(100 * g["noise_ratio"], 100 * g["test_error"], color=colors[model],
-                label=f"paper: {pretty_model_name(model)}, CIFAR-10 (Table 5; 0% from Table 6)", **PAPER_STYLE)
+        ax.plot(
+            100 * g["noise_ratio"],
+            100 * g["test_error"],
+            color=colors[model],
+            label=f"paper: {pretty_model_name(model)}, CIFAR-10 (Table 5; 0% from Table 6)",
+            **PAPER_STYLE,
+        )
     if cells.empty:
         mark_gap(ax)
     ax.set_xlabel("label noise ratio (% of training labels corrupted)")
@@ -87,14 +111,25 @@ def plot_learning_mode(results, study: str | None = None) -> Figure:
         g = g.sort_values("_depth")
         depths |= set(g["_depth"])
         style = {} if i < 2 else {"marker": "s"}
-        errorbar(ax, g, g["_depth"].to_numpy(float), mode_colors.get(row["learning_mode"], other[key]),
-                  "measured: " + series_label(row, series_keys), **style)
+        errorbar(
+            ax,
+            g,
+            g["_depth"].to_numpy(float),
+            mode_colors.get(row["learning_mode"], other[key]),
+            "measured: " + series_label(row, series_keys),
+            **style,
+        )
     ref = paper.paper_table(3)
     for mode, g in ref.groupby("learning_mode", sort=True):
         g = g.sort_values("depth")
         depths |= set(g["depth"])
-        ax.plot(g["depth"], 100 * g["test_error"], color=mode_colors.get(mode, "0.4"),
-                label=f"paper: {mode.upper()}, CIFAR-10 (Table 3)", **PAPER_STYLE)
+        ax.plot(
+            g["depth"],
+            100 * g["test_error"],
+            color=mode_colors.get(mode, "0.4"),
+            label=f"paper: {mode.upper()}, CIFAR-10 (Table 3)",
+            **PAPER_STYLE,
+        )
     if cells.empty:
         mark_gap(ax)
     ax.set_xticks(sorted(int(d) for d in depths))
@@ -134,19 +169,39 @@ def plot_attention_types(results, study: str | None = None) -> Figure:
         lo = y - 100 * g["min_test_error"].to_numpy(float)
         hi = 100 * g["max_test_error"].to_numpy(float) - y
         pos = x - 0.4 + width * (i + 0.5)
-        bars = ax.bar(pos[have], y[have], width * 0.95, yerr=np.vstack([lo, hi])[:, have], capsize=3,
-                      color=colors[key], label="measured: " + series_label(row, series_keys))
+        bars = ax.bar(
+            pos[have],
+            y[have],
+            width * 0.95,
+            yerr=np.vstack([lo, hi])[:, have],
+            capsize=3,
+            color=colors[key],
+            label="measured: " + series_label(row, series_keys),
+        )
         ax.bar_label(bars, fmt="%.2f", fontsize=7, padding=2)
     ref = paper.paper_table(1).set_index("attention_type").reindex(cats)
     have = ref["test_error"].notna().to_numpy()
     pos = x - 0.4 + width * (n - 0.5)
-    bars = ax.bar(pos[have], 100 * ref["test_error"].to_numpy(float)[have], width * 0.95, facecolor="none",
-                  edgecolor="0.25", hatch="//", linestyle="--", label="paper: Attention-56, CIFAR-10 (Table 1)")
+    bars = ax.bar(
+        pos[have],
+        100 * ref["test_error"].to_numpy(float)[have],
+        width * 0.95,
+        facecolor="none",
+        edgecolor="0.25",
+        hatch="//",
+        linestyle="--",
+        label="paper: Attention-56, CIFAR-10 (Table 1)",
+    )
     ax.bar_label(bars, fmt="%.2f", fontsize=7, padding=2)
     if cells.empty:
         mark_gap(ax)
-    ax.set_xticks(x, [f"{c}\n" + {"mixed": "sigmoid", "channel": "L2 over channels",
-                                  "spatial": "sigmoid(norm. map)"}.get(c, "") for c in cats])
+    ax.set_xticks(
+        x,
+        [
+            f"{c}\n" + {"mixed": "sigmoid", "channel": "L2 over channels", "spatial": "sigmoid(norm. map)"}.get(c, "")
+            for c in cats
+        ],
+    )
     ax.set_xlabel("attention type (mask activation)")
     ax.set_ylabel("test error (%)")
     ax.set_title("Attention types: mixed vs channel vs spatial (paper Table 1)")
@@ -177,17 +232,31 @@ def plot_depth(results, study: str | None = None) -> Figure:
             row = dict(zip(series_keys, key))
             g = g.sort_values("_depth")
             errorbar(ax, g, g["_depth"].to_numpy(float), colors[key], "measured: " + series_label(row, series_keys))
-        att = pd.concat([t6[(t6["family"] == "attention") & (t6["dataset"] == ds)],
-                         t3[(t3["learning_mode"] == "arl") & (t3["dataset"] == ds)]])
+        att = pd.concat(
+            [
+                t6[(t6["family"] == "attention") & (t6["dataset"] == ds)],
+                t3[(t3["learning_mode"] == "arl") & (t3["dataset"] == ds)],
+            ]
+        )
         att = att.sort_values(["depth", "table"]).drop_duplicates("depth", keep="last")
         if len(att):
             tables = " and ".join(f"Table {t}" for t in sorted(att["table"].unique(), reverse=True))
-            ax.plot(att["depth"], 100 * att["test_error"], color="black",
-                    label=f"paper: Attention (mixed, ARL), {tables}", **PAPER_STYLE)
+            ax.plot(
+                att["depth"],
+                100 * att["test_error"],
+                color="black",
+                label=f"paper: Attention (mixed, ARL), {tables}",
+                **PAPER_STYLE,
+            )
         res_ref = t6[(t6["family"] == "resnet") & (t6["dataset"] == ds)].sort_values("depth")
         if len(res_ref):
-            ax.plot(res_ref["depth"], 100 * res_ref["test_error"], color="0.55",
-                    label="paper: ResNet-164 / -1001 (Table 6)", **{**PAPER_STYLE, "marker": "s"})
+            ax.plot(
+                res_ref["depth"],
+                100 * res_ref["test_error"],
+                color="0.55",
+                label="paper: ResNet-164 / -1001 (Table 6)",
+                **{**PAPER_STYLE, "marker": "s"},
+            )
         if sub.empty:
             mark_gap(ax)
         ax.set_xscale("log")
@@ -212,9 +281,11 @@ def plot_params(results, study: str | None = None) -> Figure:
     t = t[t["params"].notna() & (t["status"] != "errored")] if len(t) else t
     colors = Colors()
     if len(t):
-        t = t.assign(_depth=t["model"].map(lambda m: split_model_name(m)[1]),
-                     _family=t["model"].map(lambda m: split_model_name(m)[0]),
-                     _cls=t["num_classes"])
+        t = t.assign(
+            _depth=t["model"].map(lambda m: split_model_name(m)[1]),
+            _family=t["model"].map(lambda m: split_model_name(m)[0]),
+            _cls=t["num_classes"],
+        )
         for key, g in groups(t, ["_family", "width", "_cls"]):
             g = g.groupby("_depth", as_index=False)["params"].median().sort_values("_depth")
             fam, w, k = key
@@ -224,8 +295,13 @@ def plot_params(results, study: str | None = None) -> Figure:
     ref = ref[ref["dataset"] == "cifar10"]
     for fam, g in ref[ref["family"].isin(["attention", "resnet"])].groupby("family"):
         g = g.sort_values("depth")
-        ax.plot(g["depth"], g["params_m"], color="black" if fam == "attention" else "0.55",
-                label=f"paper: {'Attention' if fam == 'attention' else 'ResNet'} (Table 6)", **PAPER_STYLE)
+        ax.plot(
+            g["depth"],
+            g["params_m"],
+            color="black" if fam == "attention" else "0.55",
+            label=f"paper: {'Attention' if fam == 'attention' else 'ResNet'} (Table 6)",
+            **PAPER_STYLE,
+        )
     if t.empty:
         mark_gap(ax, "no parameter counts")
     ax.set_xscale("log")

@@ -50,47 +50,65 @@ class StudyInfo:
 
 _TABLE = (
     StudyInfo(
-        "noise_robustness", "Noise robustness", "Table 5",
+        "noise_robustness",
+        "Noise robustness",
+        "Table 5",
         "Does attention make a network more robust to noisy training labels? Attention models are trained "
         "beside ResNet baselines with 0, 10, 30, 50 and 70 % of the training labels corrupted by the paper's "
         "confusion matrix Q (Eq. 7); test labels stay clean. The paper compares Attention-92 with ResNet-164 "
         "on CIFAR-10 (the 0 % point comes from Table 6).",
         paper_tables=(5, 6),  # Table 6 supplies the clean (noise 0) point
         figures=(FigureSpec("plot_noise_robustness", "", "Test error vs label-noise ratio"),),
-        sort_keys=("dataset", "model", "noise_ratio")),
+        sort_keys=("dataset", "model", "noise_ratio"),
+    ),
     StudyInfo(
-        "depth", "Depth", "Table 6 (and Table 3, ARL column)",
+        "depth",
+        "Depth",
+        "Table 6 (and Table 3, ARL column)",
         "How does test error change from Attention-56 to Attention-236 on CIFAR-10 and CIFAR-100, and do "
         "the models' parameter counts match Table 6?",
         paper_tables=(6, 3),
-        figures=(FigureSpec("plot_depth", "", "Test error vs depth"),
-                 FigureSpec("plot_params", "_params", "Parameters vs depth")),
-        sort_keys=("dataset", "depth", "model"), show_params=True),
+        figures=(
+            FigureSpec("plot_depth", "", "Test error vs depth"),
+            FigureSpec("plot_params", "_params", "Parameters vs depth"),
+        ),
+        sort_keys=("dataset", "depth", "model"),
+        show_params=True,
+    ),
     StudyInfo(
-        "attention_types", "Attention types", "Table 1",
+        "attention_types",
+        "Attention types",
+        "Table 1",
         "Which soft-mask activation works best for Attention-56 on CIFAR-10: mixed (sigmoid per channel and "
         "position), channel (L2 normalisation across channels) or spatial (each channel map normalised over "
         "positions, then sigmoid)?",
         paper_tables=(1,),
         figures=(FigureSpec("plot_attention_types", "", "Test error per attention type"),),
         sort_keys=("dataset", "model", "attention_type"),
-        value_order={"attention_type": ("mixed", "channel", "spatial")}),
+        value_order={"attention_type": ("mixed", "channel", "spatial")},
+    ),
     StudyInfo(
-        "learning_mode", "Learning mode: ARL vs NAL", "Table 3",
+        "learning_mode",
+        "Learning mode: ARL vs NAL",
+        "Table 3",
         "Attention residual learning, H = (1 + M(x)) · T(x), versus naive attention learning, "
         "H = M(x) · T(x). The paper finds NAL degrades as more modules are stacked (Attention-56 to -164) "
         "while ARL keeps improving.",
         paper_tables=(3,),
         figures=(FigureSpec("plot_learning_mode", "", "ARL vs NAL by depth"),),
-        sort_keys=("dataset", "learning_mode", "depth")),
+        sort_keys=("dataset", "learning_mode", "depth"),
+    ),
     StudyInfo(
-        "search", "Free search (Optuna + ASHA)", "no paper counterpart",
+        "search",
+        "Free search (Optuna + ASHA)",
+        "no paper counterpart",
         "An open search over models, attention settings and training hyper-parameters, with ASHA stopping "
         "weak trials early. Which configurations came out best, and where did ASHA stop the rest? Best "
         "trials are still matched to the paper where their setting appears in it.",
         paper_tables=(6, 3, 1, 5),
         figures=(FigureSpec("plot_asha", "_asha", "ASHA: where each trial stopped"),),
-        summary="best_trials"),
+        summary="best_trials",
+    ),
 )
 
 STUDIES = {info.name: info for info in _TABLE}

@@ -52,9 +52,11 @@ def plot_learning_curves(results, study: str | None = None, max_trials: int = 20
                 ax.plot(x[-1:], y[-1:], color=color, marker="x", markersize=7, linestyle="none")
             else:
                 ax.plot(x, y, color="0.5", linewidth=1.0, linestyle=":", alpha=0.8)
-        handles = [Line2D([], [], color=colors[m], linewidth=2, label=pretty_model_name(m)) for m in colors.keys()]
-        handles += [Line2D([], [], color="0.3", linewidth=1.5, label="completed"),
-                    Line2D([], [], color="0.3", linewidth=1.0, linestyle="--", marker="x", label="pruned (ASHA)")]
+        handles = [Line2D([], [], color=colors[m], linewidth=2, label=pretty_model_name(m)) for m in colors.keys()]  # noqa: SIM118 (Colors, not a dict)
+        handles += [
+            Line2D([], [], color="0.3", linewidth=1.5, label="completed"),
+            Line2D([], [], color="0.3", linewidth=1.0, linestyle="--", marker="x", label="pruned (ASHA)"),
+        ]
         if (curves["status"] == "unknown").any():
             handles.append(Line2D([], [], color="0.5", linestyle=":", label="no trial row"))
         ax.legend(handles=handles, fontsize=8)
@@ -73,8 +75,9 @@ def plot_asha(results, study: str | None = None) -> Figure:
     if not isinstance(results, Results):
         results = as_results(results, None)
     table = asha_table(results, study)
-    fig, axes = new_figure(1, 2, figsize=(11.0, max(4.5, min(12.0, 0.18 * len(table) + 2.0))),
-                        gridspec_kw={"width_ratios": [1.4, 1.0]})
+    fig, axes = new_figure(
+        1, 2, figsize=(11.0, max(4.5, min(12.0, 0.18 * len(table) + 2.0))), gridspec_kw={"width_ratios": [1.4, 1.0]}
+    )
     ax, ax2 = axes[0]
     n_err = int((results.study(study).trials["status"] == "errored").sum())
     if table.empty:
@@ -91,34 +94,55 @@ def plot_asha(results, study: str | None = None) -> Figure:
         rungs = table.dropna(subset=["rung"]).drop_duplicates("rung").sort_values("rung")
         for _, r in rungs.iterrows():
             ax.axvline(float(r["rung_epoch"]), color="0.3", linestyle=":", linewidth=1)
-            ax.text(float(r["rung_epoch"]), 1.01, f"rung {int(r['rung'])}\n(ep {int(r['rung_epoch'])})",
-                    transform=ax.get_xaxis_transform(), ha="center", va="bottom", fontsize=7)
+            ax.text(
+                float(r["rung_epoch"]),
+                1.01,
+                f"rung {int(r['rung'])}\n(ep {int(r['rung_epoch'])})",
+                transform=ax.get_xaxis_transform(),
+                ha="center",
+                va="bottom",
+                fontsize=7,
+            )
         ax.set_xlabel("epochs trained")
         ax.set_ylabel("trial (sorted by epochs trained)")
         statuses = [s for s in ("completed", "pruned", "unknown") if (table["status"] == s).any()]
-        ax.legend(handles=[Patch(color=STATUS_COLORS[s], label=f"{s} ({int((table['status'] == s).sum())})")
-                           for s in statuses], fontsize=8, loc="lower right")
+        ax.legend(
+            handles=[
+                Patch(color=STATUS_COLORS[s], label=f"{s} ({int((table['status'] == s).sum())})") for s in statuses
+            ],
+            fontsize=8,
+            loc="lower right",
+        )
         for status, marker in (("completed", "o"), ("pruned", "x"), ("unknown", ".")):
             g = table[table["status"] == status]
             if len(g):
-                ax2.scatter(g["epochs_run"].astype(float), 100 * g["stop_test_error"].astype(float),
-                            color=STATUS_COLORS[status], marker=marker, label=status, s=36)
+                ax2.scatter(
+                    g["epochs_run"].astype(float),
+                    100 * g["stop_test_error"].astype(float),
+                    color=STATUS_COLORS[status],
+                    marker=marker,
+                    label=status,
+                    s=36,
+                )
         counts = table.groupby("rung_epoch")["trial_id"].count()
         for ep, c in counts.items():
-            ax2.annotate(f"n={c}", (float(ep), 1.0), xycoords=("data", "axes fraction"), ha="center",
-                         va="bottom", fontsize=7)
+            ax2.annotate(
+                f"n={c}", (float(ep), 1.0), xycoords=("data", "axes fraction"), ha="center", va="bottom", fontsize=7
+            )
         ax2.set_xlabel("epochs trained (stop point)")
         ax2.set_ylabel("test error at stop (%)")
         ax2.grid(alpha=0.3)
         ax2.legend(fontsize=8)
         ax2.xaxis.get_major_locator().set_params(integer=True)
-    fig.suptitle(f"ASHA: where each trial stopped ({study or 'all studies'}"
-                 + (f"; {n_err} errored trial(s) not shown" if n_err else "") + ")")
+    fig.suptitle(
+        f"ASHA: where each trial stopped ({study or 'all studies'}"
+        + (f"; {n_err} errored trial(s) not shown" if n_err else "")
+        + ")"
+    )
     return fig
 
 
-def plot_confusion(results, trial_id: str | None = None, study: str | None = None,
-                   normalize: bool = True) -> Figure:
+def plot_confusion(results, trial_id: str | None = None, study: str | None = None, normalize: bool = True) -> Figure:
     """Confusion matrix of one trial (default: best completed) from ``test_confusion``.
 
     Rows are true labels, columns predictions; with ``normalize`` the colour is
@@ -146,22 +170,33 @@ def plot_confusion(results, trial_id: str | None = None, study: str | None = Non
     k = m.shape[0]
     totals = m.sum(axis=1, keepdims=True)
     frac = np.divide(m, totals, out=np.zeros(m.shape, dtype=float), where=totals > 0)
-    img = ax.imshow(frac if normalize else m, cmap="Blues", vmin=0, vmax=1 if normalize else None,
-                    interpolation="nearest")
+    img = ax.imshow(
+        frac if normalize else m, cmap="Blues", vmin=0, vmax=1 if normalize else None, interpolation="nearest"
+    )
     fig.colorbar(img, ax=ax, label="fraction of true class" if normalize else "test images")
     if k <= 12:
         for i in range(k):
             for j in range(k):
-                ax.text(j, i, str(m[i, j]), ha="center", va="center", fontsize=7,
-                        color="white" if frac[i, j] > 0.5 else "black")
+                ax.text(
+                    j,
+                    i,
+                    str(m[i, j]),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if frac[i, j] > 0.5 else "black",
+                )
         ax.set_xticks(range(k))
         ax.set_yticks(range(k))
     ax.set_xlabel("predicted label (class index)")
     ax.set_ylabel("true label (class index)")
     err = row.get("final_test_error")
     err_s = "" if is_missing(err) else f", test error {100 * err:.2f}%"
-    ax.set_title(f"{pretty_model_name(row['model'])} on {pretty_dataset(row['dataset'])}, trial {row['trial_id']}"
-                 f"\n{row['status']}{err_s}, noise {100 * (row['noise_ratio'] or 0):g}%", fontsize=10)
+    ax.set_title(
+        f"{pretty_model_name(row['model'])} on {pretty_dataset(row['dataset'])}, trial {row['trial_id']}"
+        f"\n{row['status']}{err_s}, noise {100 * (row['noise_ratio'] or 0):g}%",
+        fontsize=10,
+    )
     return fig
 
 
@@ -181,10 +216,11 @@ def plot_status_counts(results) -> Figure:
         if vals.sum():
             ax.barh(y, vals, left=left, color=STATUS_COLORS[status], label=status)
         left += vals
-    for yi, s, total in zip(y, studies, counts["total"]):
+    for yi, total in zip(y, counts["total"]):
         if total == 0:
-            ax.text(0.01, yi, "no result files", transform=ax.get_yaxis_transform(), va="center",
-                    fontsize=8, color="0.4")
+            ax.text(
+                0.01, yi, "no result files", transform=ax.get_yaxis_transform(), va="center", fontsize=8, color="0.4"
+            )
     if counts["total"].sum() == 0:
         mark_gap(ax, "no trials")
     ax.set_yticks(y, studies)

@@ -8,15 +8,19 @@ import pytest
 TESTS = pathlib.Path(__file__).parent
 ROOT = TESTS.parent
 sys.path.insert(0, str(TESTS))
+# The smoke study's flags in tests: the smallest width the search space allows and two epochs (the
+# model's accuracy is not what these tests check; cells, rows, statuses and files are).
+SMOKE_FLAGS = ("--width", "0.0625", "--epochs", "2")
 
 
 @pytest.fixture(scope="session")
 def noise_smoke(tmp_path_factory):
     """The embedded default (`python sweeps/noise_robustness.py`), run once per session as a user
-    runs it; returns (completed process, results root holding noise_robustness/)."""
+    runs it, shrunk by its own flags (SMOKE_FLAGS) to the smallest width and a 2-epoch budget: every
+    cell, trial and row is still there. Returns (completed process, results root holding noise_robustness/)."""
     tmp = tmp_path_factory.mktemp("noise_smoke")
     root = tmp / "results"
-    run = subprocess.run([sys.executable, str(ROOT / "sweeps" / "noise_robustness.py"), "--no-dashboard",
+    run = subprocess.run([sys.executable, str(ROOT / "sweeps" / "noise_robustness.py"), "--no-dashboard", *SMOKE_FLAGS,
                           "--output", str(root / "noise_robustness"), "--storage", str(tmp / "storage")],
                          cwd=tmp, env=dict(os.environ), capture_output=True, text=True, timeout=1200)
     return run, root

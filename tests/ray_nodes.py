@@ -28,6 +28,7 @@ process on the machine is touched.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import re
 import secrets
@@ -143,7 +144,7 @@ class LocalRayCluster:
 
     # ----------------------------------------------------------------- start
 
-    def start(self) -> "LocalRayCluster":
+    def start(self) -> LocalRayCluster:
         if self._started:
             raise RuntimeError("LocalRayCluster.start() called twice")
         self._started = True
@@ -232,7 +233,7 @@ class LocalRayCluster:
 
     def _start_node(self, role: str, args: list[str]) -> None:
         log_path = self.temp_dir / f"{role}.log"
-        log = open(log_path, "wb")
+        log = open(log_path, "wb")  # noqa: SIM115 (stays open while the node runs; closed in shutdown)
         self._log_files.append(log)
         self._logs[role] = log_path
         self._procs[role] = subprocess.Popen(
@@ -389,7 +390,7 @@ class LocalRayCluster:
         try:
             raylet.wait(timeout=10)
         except psutil.TimeoutExpired:
-            raise RuntimeError(f"raylet {raylet.pid} survived signal {sig}")
+            raise RuntimeError(f"raylet {raylet.pid} survived signal {sig}") from None
         return raylet.pid
 
     def worker_alive(self) -> bool:
@@ -434,26 +435,20 @@ class LocalRayCluster:
         for role in ("worker", "head"):
             popen = self._procs.get(role)
             if popen is not None and popen.poll() is None:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     popen.send_signal(signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
         deadline = time.monotonic() + grace_s
         for popen in self._procs.values():
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 popen.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
         # Whatever is left (or was orphaned earlier) dies now.
         for _ in range(3):
             leftovers = self.processes()
             if not leftovers:
                 break
             for proc in leftovers:
-                try:
+                with contextlib.suppress(psutil.Error):
                     proc.kill()
-                except psutil.Error:
-                    pass
             psutil.wait_procs(leftovers, timeout=5)
         for popen in self._procs.values():
             if popen.poll() is None:
@@ -465,7 +460,7 @@ class LocalRayCluster:
         if self._owns_temp_dir and self.temp_dir is not None:
             shutil.rmtree(self.temp_dir, ignore_errors=True)
 
-    def __enter__(self) -> "LocalRayCluster":
+    def __enter__(self) -> LocalRayCluster:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from results_fixture import ALL_STUDIES, write_fixture_results  # noqa: E402
-
 from ran_core import analysis, paper, plots, report  # noqa: E402
 from ran_core.results import EPOCHS_SCHEMA, TRIALS_SCHEMA, column_types, upsert  # noqa: E402
 from ran_core.studies import STUDIES, STUDY_NAMES, study_info  # noqa: E402
+
+from results_fixture import ALL_STUDIES, write_fixture_results  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -131,8 +131,10 @@ def test_tasks_reach_both_nodes_and_head_survives_worker_death(cluster):
             cluster.worker_node_id: True,
         }
 
+        raylet_pid = cluster.worker_raylet_pid
+        head_pids = {p.pid for p in cluster.processes("head")}
         killed_pid = cluster.kill_worker_raylet()
-        assert killed_pid > 0
+        assert killed_pid == raylet_pid and killed_pid not in head_pids, "the worker's raylet, nothing of the head"
         driver.stdin.write("go\n")
         driver.stdin.flush()
         stdout, stderr = driver.communicate(timeout=120)

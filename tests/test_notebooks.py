@@ -1,4 +1,5 @@
-"""The notebooks run top to bottom, headless, on full, partial and empty result folders.
+"""The notebooks match their generator and run top to bottom, headless, on full, partial and empty
+result folders.
 
 Results come from ``RAN_NOTEBOOK_RESULTS`` when set (e.g. the smoke study's
 output in CI), otherwise from a fixture folder written here. The kernel
@@ -15,10 +16,12 @@ import nbformat
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ran_core.studies import STUDY_NAMES  # noqa: E402
+
 from results_fixture import write_fixture_results  # noqa: E402
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
-NOTEBOOKS = ["overview", "noise_robustness", "depth", "attention_types", "learning_mode", "search"]
+NOTEBOOKS = ["overview", *STUDY_NAMES]
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +45,20 @@ def test_notebooks_exist_without_outputs():
         assert any("RAN_RESULTS_DIR" in c.source for c in code)
 
 
+def test_committed_notebooks_are_what_the_generator_writes():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_notebooks", NOTEBOOK_DIR / "_make_notebooks.py")
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    built = generator.build_notebooks()
+    assert sorted(built) == sorted(NOTEBOOKS)
+    for name, nb in built.items():
+        committed = (NOTEBOOK_DIR / f"{name}.ipynb").read_text()
+        assert nbformat.writes(nb) + "\n" == committed, f"{name}.ipynb differs: run python notebooks/_make_notebooks.py"
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_executes(name, results_dir, monkeypatch):
     from nbclient import NotebookClient
@@ -58,7 +75,10 @@ def test_notebook_executes(name, results_dir, monkeypatch):
 @pytest.mark.filterwarnings("ignore:Result folder .* does not exist")
 @pytest.mark.parametrize("folder", ["empty", "missing"])
 def test_notebook_code_runs_on_empty_or_missing_folder(folder, tmp_path, monkeypatch):
-    """Same cells, run in-process (no kernel start) against a folder without results."""
+    """Same cells, run in-process (no kernel start) against a folder without results: nothing is
+    loaded, and every figure says why it is empty instead of failing."""
+    from ran_core import analysis, plots
+
     target = tmp_path / "results"
     if folder == "empty":
         (target / "depth").mkdir(parents=True)
@@ -67,17 +87,28 @@ def test_notebook_code_runs_on_empty_or_missing_folder(folder, tmp_path, monkeyp
     monkeypatch.chdir(NOTEBOOK_DIR)
     import matplotlib
     monkeypatch.setattr(matplotlib, "rcParams", matplotlib.rcParams.copy())
+    shown = []
+    monkeypatch.setattr(plots, "show", shown.append)
     for name in NOTEBOOKS:
         nb = nbformat.read(NOTEBOOK_DIR / f"{name}.ipynb", as_version=4)
         namespace: dict = {"__name__": f"notebook_{name}"}
+        shown.clear()
         for cell in nb.cells:
             if cell.cell_type == "code":
                 exec(compile(cell.source, f"{name}.ipynb", "exec"), namespace)
+        results = namespace["results"]
+        assert results.empty and analysis.missing_studies(results) == list(STUDY_NAMES), name
+        assert shown, f"{name} shows no figure"
+        for fig in shown:
+            texts = " ".join(t.get_text() for ax in fig.axes for t in ax.texts)
+            assert "no " in texts, f"{name}: a figure of no results says nothing about it"
 
 
+@pytest.mark.slow
 def test_notebooks_and_report_run_on_real_smoke_study_output(noise_smoke, tmp_path, monkeypatch):
     """The notebooks and `python -m ran_core.report` over what the embedded default really wrote."""
     import subprocess
+
     from nbclient import NotebookClient
 
     run, root = noise_smoke

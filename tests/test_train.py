@@ -9,6 +9,7 @@ import pytest
 from ran_core.augment import Preprocess
 from ran_core.config import TrainConfig
 from ran_core.data import load_dataset
+from ran_core.models import build_model
 from ran_core.train import main, score, train
 
 TINY = dict(model="attention56", width=0.125, dataset="synthetic", batch_size=32, epochs=3,
@@ -48,6 +49,7 @@ def test_config_normalises_names_and_drops_attention_settings_for_resnets():
     assert TrainConfig(model="attention92", attention_type="SPATIAL").attention_type == "spatial"
 
 
+@pytest.mark.backend
 def test_augmentation_is_a_padded_crop_maybe_flipped_and_inference_only_subtracts_the_mean():
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, size=(16, 32, 32, 3), dtype=np.uint8)
@@ -79,15 +81,19 @@ def test_score_gives_loss_accuracy_and_confusion():
     assert result["test_loss"] == pytest.approx(-np.log([0.9, 0.8, 0.4]).mean())
 
 
+@pytest.mark.slow
+@pytest.mark.backend
 def test_schedule_noise_metrics_and_resume_to_the_same_result(synthetic, tmp_path):
-    config = dict(TINY, noise_ratio=0.3, epochs=3, lr_drops=(0.34, 0.67))
+    # Resuming does not depend on the model: the smallest network keeps this test cheap.
+    config = dict(TINY, model="resnet56", width=0.0625, noise_ratio=0.3, epochs=3, lr_drops=(0.34, 0.67))
     full = train(config, dataset=synthetic, verbose=0)
     assert [m["epoch"] for m in full.history] == [1, 2, 3]
     # The rate of each epoch's last step: divided by 10 after 34% and 67% of the 18 steps.
     assert [m["learning_rate"] for m in full.history] == pytest.approx([0.05, 0.005, 0.0005])
     assert all(0 <= m["clean_train_accuracy"] <= 1 for m in full.history)
     assert full.confusion.sum() == len(synthetic.y_test)
-    assert full.params > 0
+    network = build_model("resnet56", num_classes=synthetic.num_classes, width=0.0625)
+    assert full.params == sum(int(np.prod(v.shape)) for v in network.trainable_variables)
 
     class Stop(Exception):
         pass
@@ -111,6 +117,7 @@ def test_schedule_noise_metrics_and_resume_to_the_same_result(synthetic, tmp_pat
         train(dict(config, learning_rate=0.1), dataset=synthetic, resume_from=tmp_path, verbose=0)
 
 
+@pytest.mark.backend
 def test_clean_runs_report_no_clean_accuracy_and_checkpoints_reach_the_callback(synthetic, tmp_path):
     seen = []
 
@@ -134,6 +141,7 @@ def test_cli_trains_and_rejects_bad_flags(tmp_path, capsys):
     assert "noise_ratio=1.5" in capsys.readouterr().err
 
 
+@pytest.mark.backend
 def test_mixed_bfloat16_trains_with_a_float32_classifier(synthetic):
     from ran_core.train import build_training_model
 
