@@ -52,3 +52,20 @@ def test_search_suggests_conditional_dimensions_only_for_attention_models():
         kinds.add(params["model"])
         optuna_study.tell(trial, 0.5)
     assert kinds == {"attention56", "resnet56"}
+
+
+def test_ranges_are_declared_once_and_the_space_and_the_config_enforce_the_same_ones():
+    from ran_core.config import RANGES, TrainConfig
+    from ran_core.space import SPACE
+
+    numeric = [dim for dim in SPACE if not dim.choices]
+    assert numeric and all(dim.allowed is RANGES[dim.name] for dim in numeric)
+    for dim in numeric:
+        for outside in (dim.allowed.low - 1, (dim.allowed.high or 1e9) * 2):
+            with pytest.raises(ValueError) as from_space:
+                Study("s", grid={dim.name: [outside]})
+            with pytest.raises(ValueError) as from_config:
+                TrainConfig(**{dim.name: outside})
+            assert str(from_space.value) == str(from_config.value)
+            assert f"Received: {dim.name}={outside!r}" in str(from_config.value)
+
