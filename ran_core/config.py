@@ -70,8 +70,8 @@ class TrainConfig:
             set_("attention_type", canonical_choice(self.attention_type, ATTENTION_TYPES, "attention_type"))
             set_("learning_mode", canonical_choice(self.learning_mode, LEARNING_MODES, "learning_mode"))
             pools = self.mask_pools
-            if isinstance(pools, (str, bytes)) or not hasattr(pools, "__len__") or len(pools) != 3 or not all(
-                    isinstance(p, numbers.Integral) and not isinstance(p, bool) and p >= 1 for p in pools):
+            if not (isinstance(pools, (tuple, list)) and len(pools) == 3 and all(
+                    isinstance(p, numbers.Integral) and not isinstance(p, bool) and p >= 1 for p in pools)):
                 raise ValueError("mask_pools must be three integers >= 1 (max-poolings of the soft mask in each "
                                  f"stage). Received: mask_pools={self.mask_pools!r}")
             set_("mask_pools", tuple(int(p) for p in pools))

@@ -39,7 +39,7 @@ def choose_steps_per_execution(requested, steps_per_epoch, accelerator=None):
     return max(d for d in range(1, min(AUTO_STEPS_CAP, steps_per_epoch) + 1) if steps_per_epoch % d == 0)
 
 
-def test_sums(logits, labels, weights, num_classes):
+def evaluation_sums(logits, labels, weights, num_classes):
     """Summed cross-entropy (from logits) and the confusion matrix (true label = row) of a batch;
     rows with weight 0 (padding) count for nothing."""
     losses = ops.sparse_categorical_crossentropy(labels, logits, from_logits=True)
@@ -116,7 +116,7 @@ class _JaxEngine(_Engine):
         def step(sums, batch):
             batch_rows, batch_weights = batch
             logits, _ = self.model.stateless_call(trainable, non_trainable, x_all[batch_rows], training=False)
-            loss, confusion = test_sums(logits, labels[batch_rows], batch_weights, self.num_classes)
+            loss, confusion = evaluation_sums(logits, labels[batch_rows], batch_weights, self.num_classes)
             return (sums[0] + loss, sums[1] + confusion), None
 
         zeros = (ops.zeros(()), ops.zeros((self.num_classes, self.num_classes)))
@@ -172,7 +172,7 @@ class _TensorFlowEngine(_Engine):
         confusion = tf.zeros((self.num_classes, self.num_classes))
         for i in tf.range(tf.shape(rows)[0]):
             logits = self.model(tf.gather(self.x_test, rows[i]), training=False)
-            loss, counts = test_sums(logits, tf.gather(self.y_test_placed, rows[i]), weights[i], self.num_classes)
+            loss, counts = evaluation_sums(logits, tf.gather(self.y_test_placed, rows[i]), weights[i], self.num_classes)
             loss_sum, confusion = loss_sum + loss, confusion + counts
         return loss_sum, confusion
 

@@ -10,7 +10,7 @@ import pytest
 from ran_core.augment import Preprocess
 from ran_core.config import TrainConfig
 from ran_core.data import load_dataset
-from ran_core.engine import choose_steps_per_execution, test_sums
+from ran_core.engine import choose_steps_per_execution, evaluation_sums
 from ran_core.train import main, train
 
 TINY = dict(model="attention56", width=0.125, dataset="synthetic", batch_size=32, epochs=3,
@@ -72,11 +72,11 @@ def test_augmentation_is_a_padded_crop_maybe_flipped_and_inference_only_subtract
     assert not np.allclose(again, out), "each call draws new crops"
 
 
-def test_test_sums_give_cross_entropy_from_logits_and_confusion_ignoring_padding():
+def test_evaluation_sums_give_cross_entropy_from_logits_and_confusion_ignoring_padding():
     logits = np.array([[2.0, 0.0], [0.5, 1.0], [3.0, -1.0], [9.0, 9.0]], dtype="float32")
     labels = np.array([0, 1, 1, 0])
     weights = np.array([1, 1, 1, 0], dtype="float32")  # the last row is padding
-    loss, confusion = (keras.ops.convert_to_numpy(t) for t in test_sums(logits, labels, weights, 2))
+    loss, confusion = (keras.ops.convert_to_numpy(t) for t in evaluation_sums(logits, labels, weights, 2))
     log_probs = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
     assert loss == pytest.approx(-log_probs[[0, 1, 2], labels[:3]].sum(), rel=1e-6)
     assert confusion.tolist() == [[1, 0], [1, 1]]
@@ -153,7 +153,7 @@ def test_cli_trains_and_rejects_bad_flags(tmp_path, capsys):
     (["--dataset", "digits", "--json", "{tmp}"], "--json must name a file"),
     (["--dataset", "digits", "--checkpoint-dir", "{tmp}/file.txt"], "--checkpoint-dir must name a folder"),
     (["--dataset", "digits", "--checkpoint-dir", "/proc/ran_ckpt"], "not writable"),
-    (["--dataset", "digits", "--mask-pools", "3", "2"], "mask_pools=(3, 2)"),
+    (["--dataset", "digits", "--mask-pools", "3", "2"], "mask_pools=[3, 2]"),
 ])
 def test_cli_rejects_bad_data_batch_and_outputs_before_training(tmp_path, capsys, flags, message):
     (tmp_path / "file.txt").write_text("not a folder")
