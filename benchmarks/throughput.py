@@ -1,14 +1,20 @@
-"""Training throughput (images/s) of one model on synthetic data, augmentation included.
+"""Training throughput, measured two ways, plus build and compile seconds. Prints JSON.
 
-    python benchmarks/throughput.py --model attention92 --batch-size 128 --precision mixed_bfloat16
-    KERAS_BACKEND=jax python benchmarks/throughput.py --model attention56 --width 0.25
+    # (a) whole trials, exactly as a sweep trial runs (`ran_core.train.train`): per-epoch wall time
+    #     including evaluation, the first epoch's fixed cost, and a second identical trial's first epoch
+    python benchmarks/throughput.py trial --model attention56 --width 0.25 --dataset digits --epochs 3
+    # (b) steady-state steps: the compiled training step alone, timed over many steps with one sync
+    python benchmarks/throughput.py step --model attention92 --batch-size 128 --precision mixed_bfloat16
+    # the framework's own per-step cost (tiny model, width 1/16, batch 8): run on CPU on each backend
+    KERAS_BACKEND=jax python benchmarks/throughput.py step --width 0.0625 --batch-size 8 --steps 200
 
-Runs the same compiled training step as a sweep trial (`ran_core.train`): uint8 images in,
-pad-crop-flip and mean subtraction inside the step, Nesterov SGD. Prints one JSON object
-(and writes it with --out). Ray, Optuna and TensorFlow stay off the import path under JAX.
+`trial` only calls `train(config, dataset=..., on_epoch_end=...)`, so it also measures another
+checkout's engine: `PYTHONPATH=/other/checkout python benchmarks/throughput.py trial ...`.
+Ray, Optuna and TensorFlow stay off the import path under JAX (benchmarks/gpu.sh relies on it).
 """
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -18,70 +24,118 @@ import time
 import keras
 import numpy as np
 
-from ran_core.results import accelerator_name, backend_version
+
+def trial(model, width, batch_size, precision, steps_per_execution, dataset, epochs, repeat, num_train):
+    """`repeat` identical trials one after another in this process; per epoch the wall time from
+    the previous epoch's end (the first: from the call to `train`, so build and compilation are in)."""
+    from ran_core.data import load_dataset
+    from ran_core.train import train
+
+    data = (load_dataset("synthetic", num_train=num_train, num_test=max(num_train // 5, batch_size))
+            if dataset == "synthetic" else load_dataset(dataset))
+    config = dict(model=model, width=width, dataset=dataset, batch_size=batch_size, precision=precision,
+                  epochs=epochs, learning_rate=0.05)
+    if steps_per_execution is not None:
+        config["steps_per_execution"] = steps_per_execution
+    images = (len(data.x_train) // batch_size) * batch_size
+    trials = []
+    for _ in range(repeat):
+        marks = [time.perf_counter()]
+        result = train(config, dataset=data, on_epoch_end=lambda metrics, save: marks.append(time.perf_counter()))
+        walls = np.diff(marks)
+        steady = float(np.median(walls[1:])) if len(walls) > 1 else None
+        trials.append({
+            "epoch_wall_s": [round(float(w), 3) for w in walls],
+            "steady_epoch_s": round(steady, 3) if steady else None,
+            "fixed_cost_s": round(float(walls[0]) - steady, 3) if steady else None,
+            "first_epoch_vs_steady": round(float(walls[0]) / steady, 2) if steady else None,
+            "end_to_end_images_per_s": round(images / steady, 1) if steady else None,
+            "final_test_accuracy": result.history[-1]["test_accuracy"],
+        })
+    return {"mode": "trial", "model": model, "width": width, "batch_size": batch_size, "precision": precision,
+            "steps_per_execution": steps_per_execution, "dataset": dataset, "train_images": images,
+            "epochs": epochs, "params": result.params, "trials": trials}
 
 
-class _StepTimer(keras.callbacks.Callback):
-    """Wall time from the end of the first batch (compilation) to the end of training."""
-
-    def on_train_batch_end(self, batch, logs=None):
-        if batch == 0:
-            self.started = time.perf_counter()
-
-    def on_train_end(self, logs=None):
-        self.elapsed = time.perf_counter() - self.started
-
-
-def measure(model_name, width, batch_size, precision, steps, jit_compile):
+def step(model, width, batch_size, precision, steps_per_execution, steps):
+    """Build, compile (first compiled call) and steady steps of the training step on synthetic data;
+    the steady phase syncs once, at its end."""
     from ran_core.config import TrainConfig
     from ran_core.data import load_dataset
+    from ran_core.engine import choose_steps_per_execution, make_engine
     from ran_core.train import build_training_model, compile_for
 
-    data = load_dataset("synthetic", num_train=batch_size * (steps + 1), num_test=batch_size)
-    config = TrainConfig(model=model_name, width=width, dataset="synthetic", batch_size=batch_size,
-                         precision=precision, epochs=10)
-    started = time.perf_counter()
-    model, network = build_training_model(config, data.num_classes, data.pixel_mean())
-    build_s = time.perf_counter() - started
-    compile_for(model, config, steps)
-    if jit_compile != "auto":
-        model.jit_compile = jit_compile == "true"
+    config = TrainConfig(model=model, width=width, dataset="synthetic", batch_size=batch_size, precision=precision,
+                         epochs=10, steps_per_execution=steps_per_execution or 0)
+    spe = choose_steps_per_execution(config.steps_per_execution, steps)
+    steps = -(-steps // spe) * spe  # whole compiled calls
+    data = load_dataset("synthetic", num_train=batch_size * steps, num_test=batch_size)
     targets = np.stack([data.y_train, data.y_train], axis=1)
-    timer = _StepTimer()
     started = time.perf_counter()
-    model.fit(data.x_train, targets, batch_size=batch_size, epochs=1, shuffle=False, verbose=0, callbacks=[timer])
-    total = time.perf_counter() - started
-    return {
-        "model": model_name, "width": width, "batch_size": batch_size, "precision": precision,
-        "jit_compile": str(model.jit_compile), "params": sum(int(np.prod(v.shape)) for v in network.trainable_variables),
-        "build_s": round(build_s, 2), "first_step_s": round(total - timer.elapsed, 2), "timed_steps": steps,
-        "images_per_s": round(batch_size * steps / timer.elapsed, 1), "step_ms": round(1000 * timer.elapsed / steps, 2),
-    }
+    model_, network = build_training_model(config, data.num_classes, data.pixel_mean())
+    compile_for(model_, config, steps)
+    engine = make_engine(model_, data.x_train, targets, data.x_test, data.y_test, data.num_classes, spe)
+    build_s = time.perf_counter() - started
+    first = np.arange(spe * batch_size)
+    started = time.perf_counter()
+    engine.train_epoch(first, batch_size)  # compiles, then runs one call; reading metrics syncs
+    first_call_s = time.perf_counter() - started
+    started = time.perf_counter()
+    engine.train_epoch(first, batch_size)
+    call_s = time.perf_counter() - started
+    order = np.arange(steps * batch_size)
+    started = time.perf_counter()
+    engine.train_epoch(order, batch_size)
+    elapsed = time.perf_counter() - started
+    return {"mode": "step", "model": model, "width": width, "batch_size": batch_size, "precision": precision,
+            "steps_per_execution": spe, "jit_compile": str(model_.jit_compile),
+            "params": sum(int(np.prod(v.shape)) for v in network.trainable_variables),
+            "build_s": round(build_s, 2), "compile_s": round(first_call_s - call_s, 2), "timed_steps": steps,
+            "images_per_s": round(batch_size * steps / elapsed, 1), "step_ms": round(1000 * elapsed / steps, 3)}
+
+
+def device_name():
+    """The accelerator's name (e.g. 'NVIDIA H200'), or 'cpu (N cores)'."""
+    if keras.backend.backend() == "jax":
+        import jax
+        device = jax.devices()[0]
+        return f"cpu ({os.cpu_count()} cores)" if device.platform == "cpu" else device.device_kind
+    from ran_core.results import accelerator_name
+    name = accelerator_name()
+    return f"cpu ({os.cpu_count()} cores)" if name == "cpu" else name
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", nargs="+", default=["attention56"])
-    parser.add_argument("--width", type=float, nargs="+", default=[1.0])
-    parser.add_argument("--batch-size", type=int, nargs="+", default=[64])
-    parser.add_argument("--precision", nargs="+", default=["float32"], choices=["float32", "mixed_bfloat16"])
-    parser.add_argument("--steps", type=int, default=50, help="timed training steps (after one untimed step)")
-    parser.add_argument("--jit-compile", choices=["auto", "true", "false"], default="auto")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("mode", choices=["trial", "step"], help="whole trials (a) or steady-state steps (b)")
+    parser.add_argument("--model", nargs="+", default=["attention56"], help="registered model names")
+    parser.add_argument("--width", type=float, nargs="+", default=[1.0], help="channel multipliers")
+    parser.add_argument("--batch-size", type=int, nargs="+", default=[64], help="batch sizes")
+    parser.add_argument("--precision", nargs="+", default=["float32"], choices=["float32", "mixed_bfloat16"],
+                        help="dtype policies")
+    parser.add_argument("--steps-per-execution", type=int, nargs="+", default=[None],
+                        help="steps per compiled call (0 = automatic; default: the config's default)")
+    parser.add_argument("--steps", type=int, default=50, help="step: timed steady-state steps")
+    parser.add_argument("--dataset", default="synthetic", help="trial: dataset (synthetic, digits, cifar10...)")
+    parser.add_argument("--num-train", type=int, default=2048, help="trial: training images of synthetic data")
+    parser.add_argument("--epochs", type=int, default=3, help="trial: epochs per trial (>= 2 for a steady epoch)")
+    parser.add_argument("--repeat", type=int, default=2, help="trial: identical trials in one process")
     parser.add_argument("--out", help="also write the JSON here")
     args = parser.parse_args(argv)
 
-    device = accelerator_name()
-    report = {"backend": keras.backend.backend(), "backend_version": backend_version(),
-              "device": f"cpu ({os.cpu_count()} cores)" if device == "cpu" else device,
-              "keras": keras.__version__, "python": platform.python_version(), "host": platform.node(),
-              "results": []}
-    for model_name in args.model:
-        for width in args.width:
-            for batch_size in args.batch_size:
-                for precision in args.precision:
-                    row = measure(model_name, width, batch_size, precision, args.steps, args.jit_compile)
-                    report["results"].append(row)
-                    print(json.dumps(row), file=sys.stderr, flush=True)
+    report = {"backend": keras.backend.backend(), "device": device_name(), "keras": keras.__version__,
+              "python": platform.python_version(), "host": platform.node(),
+              "compile_cache": os.environ.get("JAX_COMPILATION_CACHE_DIR"), "results": []}
+    grid = itertools.product(args.model, args.width, args.batch_size, args.precision, args.steps_per_execution)
+    for model, width, batch_size, precision, spe in grid:
+        if args.mode == "trial":
+            row = trial(model, width, batch_size, precision, spe, args.dataset, args.epochs, args.repeat,
+                        args.num_train)
+        else:
+            row = step(model, width, batch_size, precision, spe, args.steps)
+        report["results"].append(row)
+        print(json.dumps(row), file=sys.stderr, flush=True)
     text = json.dumps(report, indent=1)
     print(text)
     if args.out:

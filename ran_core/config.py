@@ -12,9 +12,14 @@ import numbers
 
 from ran_core.data import DATASETS
 from ran_core.layers import ATTENTION_TYPES, LEARNING_MODES, canonical_choice
-from ran_core.models import is_attention, resolve_spec
+from ran_core.models import DEFAULT_MASK_POOLS, is_attention, resolve_spec
 
 PRECISIONS = ("float32", "mixed_bfloat16")
+
+
+def _field(default, help_text):
+    """A config field with its CLI help text (the flag's default is appended by argparse)."""
+    return dataclasses.field(default=default, metadata={"help": help_text})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,7 +65,7 @@ RANGES = {
     "bn_momentum": Range(0.0, 1.0, high_open=True),
     "epochs": Range(1, 1000, integer=True),
     "batch_size": Range(1, 4096, integer=True),
-    "steps_per_execution": Range(1, integer=True),
+    "steps_per_execution": Range(0, integer=True),  # 0: chosen for the device
     "seed": Range(0, integer=True),
 }
 
@@ -70,24 +75,28 @@ class TrainConfig:
     """Paper recipe by default (CIFAR): Nesterov SGD, momentum 0.9, weight decay 1e-4, batch 64,
     lr 0.1 divided by 10 at 40% and 60% of the budget; 205 epochs ~ the paper's 160k iterations."""
 
-    model: str = "attention56"
-    attention_type: str | None = "mixed"  # None for ResNet baselines
-    learning_mode: str | None = "arl"  # None for ResNet baselines
-    width: float = 1.0
-    dataset: str = "cifar10"
-    data_dir: str | None = None
-    noise_ratio: float = 0.0
-    epochs: int = 205
-    batch_size: int = 64
-    learning_rate: float = 0.1
-    weight_decay: float = 1e-4
-    momentum: float = 0.9
-    lr_drops: tuple = (0.4, 0.6)  # fractions of the budget where the learning rate is divided by 10
-    bn_momentum: float = 0.9
-    augment: bool = True
-    precision: str = "float32"
-    seed: int = 0
-    steps_per_execution: int = 1
+    model: str = _field("attention56", "attention56 ... attention452, any attentionN (N = 36m + 20), resnet56, "
+                        "resnet164")
+    attention_type: str | None = _field("mixed", "mixed, channel or spatial (ignored, recorded as null, for ResNets)")
+    learning_mode: str | None = _field("arl", "arl: (1 + M) * T, nal: M * T (ignored for ResNets)")
+    width: float = _field(1.0, "channel multiplier, 1.0 = paper widths")
+    dataset: str = _field("cifar10", "cifar10, cifar100, digits (bundled) or synthetic")
+    data_dir: str | None = _field(None, "local CIFAR copy (folder or .tar.gz); none: Keras' cache/download")
+    noise_ratio: float = _field(0.0, "fraction of training labels corrupted (paper Eq. 7), in [0, 1)")
+    epochs: int = _field(205, "epoch budget (205 ~ the paper's 160k iterations at batch 64 on CIFAR)")
+    batch_size: int = _field(64, "training batch size")
+    learning_rate: float = _field(0.1, "initial learning rate of Nesterov SGD")
+    weight_decay: float = _field(1e-4, "L2 weight decay, added to the gradient as in Caffe/PyTorch")
+    momentum: float = _field(0.9, "Nesterov momentum")
+    lr_drops: tuple = _field((0.4, 0.6), "fractions of the budget after which the learning rate is divided by 10")
+    bn_momentum: float = _field(0.9, "batch-norm running-average momentum (Keras convention; PyTorch's 0.1)")
+    augment: bool = _field(True, "pad-crop-flip augmentation in the training step")
+    precision: str = _field("float32", "float32 or mixed_bfloat16")
+    seed: int = _field(0, "seed of weights, label noise, shuffling and augmentation")
+    steps_per_execution: int = _field(0, "training steps per compiled call; 0 = automatic (on an accelerator "
+                                         "up to 32 steps per call, 1 on CPU)")
+    mask_pools: tuple | None = _field(DEFAULT_MASK_POOLS, "max-poolings of the soft mask in stages 1, 2, 3 "
+                                                          "(ignored, recorded as null, for ResNets)")
 
     @classmethod
     def from_dict(cls, values):
@@ -109,9 +118,16 @@ class TrainConfig:
         if is_attention(self.model):
             set_("attention_type", canonical_choice(self.attention_type, ATTENTION_TYPES, "attention_type"))
             set_("learning_mode", canonical_choice(self.learning_mode, LEARNING_MODES, "learning_mode"))
-        else:  # ResNet baselines have neither; recorded as null.
+            pools = self.mask_pools
+            if not (isinstance(pools, (tuple, list)) and len(pools) == 3 and all(
+                    isinstance(p, numbers.Integral) and not isinstance(p, bool) and p >= 1 for p in pools)):
+                raise ValueError("mask_pools must be three integers >= 1 (max-poolings of the soft mask in each "
+                                 f"stage). Received: mask_pools={self.mask_pools!r}")
+            set_("mask_pools", tuple(int(p) for p in pools))
+        else:  # ResNet baselines have none of these; recorded as null.
             set_("attention_type", None)
             set_("learning_mode", None)
+            set_("mask_pools", None)
         set_("dataset", canonical_choice(self.dataset, DATASETS, "dataset"))
         set_("precision", canonical_choice(self.precision, PRECISIONS, "precision"))
         for name, allowed in RANGES.items():

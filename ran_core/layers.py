@@ -148,7 +148,8 @@ class SoftMaskBranch(layers.Layer):
     paper's r, "units between adjacent pooling layers"). Top-down: one more unit at the bottom,
     then as many bilinear up-samplings back to the input size; at every intermediate size the
     bottom-up map, passed through one residual unit, is added and one unit follows. Then
-    BN-ReLU-1x1, BN-ReLU-1x1 and the attention type's activation. With r = 1 this is the
+    BN-ReLU-1x1, BN-ReLU-1x1 (both without bias, as in the authors' release) and the attention
+    type's activation. With r = 1 this is the
     released Attention-92 mask; scaling only the bottom-up units with r gives Attention-452
     (r = 3) 8.75M parameters against the paper's 8.6M.
     """
@@ -168,7 +169,7 @@ class SoftMaskBranch(layers.Layer):
                    for level in range(self.pools - 1)]
         self.head_norms = [_batch_norm(self.bn_momentum, f"head_bn{i + 1}") for i in range(2)]
         self.head_convs = [
-            layers.Conv2D(self.filters, 1, use_bias=i == 1, kernel_initializer=_INIT, name=f"head_conv{i + 1}")
+            layers.Conv2D(self.filters, 1, use_bias=False, kernel_initializer=_INIT, name=f"head_conv{i + 1}")
             for i in range(2)
         ]
         self.activation = MaskActivation(self.attention_type, name="activation")

@@ -101,15 +101,15 @@ def resolve_spec(name, modules_per_stage=None):
 
 def build_model(name, num_classes=10, *, attention_type="mixed", learning_mode="arl", width=1.0,
                 input_shape=(32, 32, 3), modules_per_stage=None, mask_pools=DEFAULT_MASK_POOLS,
-                bn_momentum=0.9, classifier_activation="softmax"):
+                bn_momentum=0.9):
     """Builds a registered network as a Keras functional model (pre-activation, CIFAR layout).
 
     Attention-N: 3x3 stem (16 filters), three stages at full, 1/2 and 1/4 resolution, each a
     residual unit, m attention modules and another residual unit; then BN-ReLU, global average
     pooling and the classifier. `width` scales every channel count (1.0 = paper widths).
     ResNet baselines have no attention type or learning mode; those arguments are ignored.
-    Inputs are images after mean subtraction; the output is class probabilities (or logits with
-    `classifier_activation=None`). Layers follow the global dtype policy (e.g. mixed_bfloat16);
+    Inputs are images after mean subtraction; the output is float32 class logits (apply a softmax
+    where probabilities are shown). Layers follow the global dtype policy (e.g. mixed_bfloat16);
     the classifier always computes in float32.
     """
     spec = resolve_spec(name, modules_per_stage)
@@ -146,8 +146,7 @@ def build_model(name, num_classes=10, *, attention_type="mixed", learning_mode="
     x = layers.BatchNormalization(momentum=bn_momentum, epsilon=1e-5, name="head_bn")(x)
     x = layers.Activation("relu", name="head_relu")(x)
     x = layers.GlobalAveragePooling2D(name="pool")(x)
-    outputs = layers.Dense(num_classes, activation=classifier_activation, kernel_initializer="he_normal",
-                           name="predictions", dtype="float32")(x)
+    outputs = layers.Dense(num_classes, kernel_initializer="he_normal", name="logits", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=label)
 
 

@@ -16,7 +16,7 @@ from ran_core.results import (CONFIG_COLUMNS, EPOCH_KEY, EPOCHS_SCHEMA, TRIAL_KE
                               upsert)
 
 RUNTIME_KEYS = ("node", "node_id", "accelerator", "backend", "keras_version", "backend_version", "ray_version",
-                "optuna_version", "python_version", "params", "num_classes")
+                "optuna_version", "python_version", "params", "num_classes", "realised_noise_ratio")
 
 
 class ResultRecorder(tune.Callback):

@@ -23,7 +23,7 @@ _CONFIG = [
     ("learning_rate", pa.float64()), ("weight_decay", pa.float64()), ("batch_size", pa.int64()),
     ("epochs", pa.int64()), ("precision", pa.string()), ("seed", pa.int64()), ("momentum", pa.float64()),
     ("lr_drops", pa.list_(pa.float64())), ("bn_momentum", pa.float64()), ("augment", pa.bool_()),
-    ("steps_per_execution", pa.int64()), ("data_dir", pa.string()),
+    ("steps_per_execution", pa.int64()), ("data_dir", pa.string()), ("mask_pools", pa.list_(pa.int64())),
 ]
 _KEY = [("experiment_id", pa.string()), ("study", pa.string()), ("trial_id", pa.string())]
 
@@ -31,7 +31,7 @@ TRIALS_SCHEMA = pa.schema(_KEY + [("status", pa.string()), ("error", pa.string()
     ("num_classes", pa.int64()), ("params", pa.int64()), ("epochs_run", pa.int64()),
     ("final_test_error", pa.float64()), ("best_test_error", pa.float64()),
     ("final_test_accuracy", pa.float64()), ("final_train_accuracy", pa.float64()),
-    ("final_clean_train_accuracy", pa.float64()), ("test_confusion", pa.list_(pa.int64())),
+    ("final_clean_train_accuracy", pa.float64()), ("realised_noise_ratio", pa.float64()), ("test_confusion", pa.list_(pa.int64())),
     ("wall_time_s", pa.float64()), ("images_per_s", pa.float64()),
     ("node", pa.string()), ("node_id", pa.string()), ("accelerator", pa.string()), ("backend", pa.string()),
     ("keras_version", pa.string()), ("backend_version", pa.string()), ("ray_version", pa.string()),

@@ -132,8 +132,16 @@ def datasets_of(study):
 
 
 def trial_env(args):
-    """Environment of trial processes: the Keras backend and GPU memory sharing."""
+    """Environment of trial processes: the Keras backend, GPU memory sharing and JAX's persistent
+    compilation cache (a folder on each node, `$RAN_COMPILE_CACHE` or the temp folder's
+    `ran_jax_cache`; set it empty to turn the cache off), so trials that share a model and input
+    shape compile it once per node."""
+    import tempfile
+
     env = {"KERAS_BACKEND": args.backend, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
+    cache = os.environ.get("RAN_COMPILE_CACHE", os.path.join(tempfile.gettempdir(), "ran_jax_cache"))
+    if cache:
+        env["JAX_COMPILATION_CACHE_DIR"] = cache
     if 0 < (args.gpus_per_trial or 0) < 1:  # several trials share one card: take memory as needed
         env.update(TF_FORCE_GPU_ALLOW_GROWTH="true", XLA_PYTHON_CLIENT_PREALLOCATE="false",
                    XLA_PYTHON_CLIENT_MEM_FRACTION=f"{0.9 * args.gpus_per_trial:.2f}")

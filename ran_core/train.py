@@ -1,9 +1,10 @@
 """One training run with the paper's recipe: `train(config)` and `python -m ran_core.train`.
 
 Each epoch trains on a seeded permutation of the training set (augmentation inside the compiled
-step), scores the clean test set, and can write a checkpoint (weights, optimizer state and
-schedule position, augmentation RNG, history) from which a stopped run resumes to the same
-result.
+step, data placed once: `ran_core.engine`), scores the clean test set in one compiled call, and
+can write a checkpoint (weights, optimizer state and schedule position, augmentation RNG,
+history) from which a stopped run resumes to the same result. The network outputs logits; the
+loss is cross-entropy from logits on every backend.
 """
 
 import argparse
@@ -11,6 +12,7 @@ import dataclasses
 import json
 import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -20,12 +22,10 @@ import numpy as np
 from ran_core.augment import Preprocess
 from ran_core.config import TrainConfig
 from ran_core.data import load_dataset
-from ran_core.models import build_model
+from ran_core.engine import choose_steps_per_execution, make_engine
+from ran_core.models import DEFAULT_MASK_POOLS, build_model
 from ran_core.noise import noisy_labels
 from ran_core.results import write_atomic
-
-EVAL_BATCH_SIZE = 500
-
 
 @dataclasses.dataclass
 class TrainResult:
@@ -39,9 +39,10 @@ class TrainResult:
 
 
 @keras.saving.register_keras_serializable(package="ran_core")
-def trained_label_loss(targets, probs):
-    """Cross-entropy against column 0 of the targets: the (possibly noisy) labels trained on."""
-    return keras.losses.sparse_categorical_crossentropy(targets[:, 0], probs)
+def trained_label_loss(targets, logits):
+    """Cross-entropy from logits against column 0 of the targets: the (possibly noisy) labels
+    trained on. From logits, so a confidently wrong example keeps its full loss and gradient."""
+    return keras.losses.sparse_categorical_crossentropy(targets[:, 0], logits, from_logits=True)
 
 
 @keras.saving.register_keras_serializable(package="ran_core")
@@ -67,9 +68,9 @@ def build_training_model(config, num_classes, pixel_mean):
     keras.config.set_dtype_policy(config.precision)
     try:
         keras.utils.set_random_seed(config.seed)
-        network = build_model(config.model, num_classes, attention_type=config.attention_type or "mixed",
-                              learning_mode=config.learning_mode or "arl", width=config.width,
-                              bn_momentum=config.bn_momentum)
+        network = build_model(config.model, num_classes, attention_type=config.attention_type,
+                              learning_mode=config.learning_mode, width=config.width,
+                              bn_momentum=config.bn_momentum, mask_pools=config.mask_pools or DEFAULT_MASK_POOLS)
         images = keras.Input(network.input_shape[1:], dtype="uint8", name="uint8_image")
         preprocess = Preprocess(pixel_mean, augment=config.augment, seed=config.seed, name="preprocess")
         model = keras.Model(images, network(preprocess(images)), name=f"train_{network.name}")
@@ -106,8 +107,7 @@ def compile_for(model, config, steps_per_epoch):
     schedule = keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
     optimizer = SGDWithL2(schedule, momentum=config.momentum, nesterov=True, l2=config.weight_decay)
     metrics = [ColumnAccuracy(0, name="accuracy"), ColumnAccuracy(1, name="clean_accuracy")]
-    model.compile(optimizer=optimizer, loss=trained_label_loss, metrics=metrics,
-                  steps_per_execution=config.steps_per_execution, jit_compile=default_jit_compile())
+    model.compile(optimizer=optimizer, loss=trained_label_loss, metrics=metrics, jit_compile=default_jit_compile())
     return schedule
 
 
@@ -120,7 +120,7 @@ def default_jit_compile():
     return "auto"
 
 
-def train(config, *, dataset=None, resume_from=None, checkpoint_dir=None, on_epoch_end=None, verbose="auto"):
+def train(config, *, dataset=None, resume_from=None, checkpoint_dir=None, on_epoch_end=None, verbose=0):
     """Trains `config` (a TrainConfig or a mapping) and returns a TrainResult.
 
     dataset: an already loaded Dataset (a sweep shares one per node); else it is loaded here.
@@ -128,19 +128,18 @@ def train(config, *, dataset=None, resume_from=None, checkpoint_dir=None, on_epo
     checkpoint_dir: keep the latest checkpoint there (`latest` names it; the one before is removed).
     on_epoch_end(metrics, save): called after every epoch with the metrics dict and a function
         `save(directory)` that writes that epoch's checkpoint where the caller wants it.
+    verbose: 1 prints one line per epoch.
     """
     config = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(dict(config))
     data = dataset if dataset is not None else load_dataset(config.dataset, config.data_dir)
     if data.name != config.dataset:
         raise ValueError(f"dataset {data.name!r} passed for config.dataset={config.dataset!r}")
+    steps_per_epoch = check_batch_size(config, data)
     noisy = config.noise_ratio > 0
     labels = (noisy_labels(data.y_train, config.noise_ratio, data.num_classes, config.seed)[0]
               if noisy else data.y_train)
+    realised_noise = float(np.mean(labels != data.y_train))
     train_targets = np.stack([labels, data.y_train], axis=1)
-    steps_per_epoch = len(data.x_train) // config.batch_size
-    if steps_per_epoch < 1:
-        raise ValueError(f"batch_size={config.batch_size} exceeds the {len(data.x_train)} training images "
-                         f"of {config.dataset!r}")
 
     model, network = build_training_model(config, data.num_classes, data.pixel_mean())
     schedule = compile_for(model, config, steps_per_epoch)
@@ -154,56 +153,55 @@ def train(config, *, dataset=None, resume_from=None, checkpoint_dir=None, on_epo
         confusion = np.asarray(state["confusion"], dtype=np.int64)
     else:
         confusion = np.zeros((data.num_classes, data.num_classes), dtype=np.int64)
-    if verbose == "auto":
-        verbose = 1 if sys.stdout.isatty() else 0
+    steps_per_execution = choose_steps_per_execution(config.steps_per_execution, steps_per_epoch)
+    engine = make_engine(model, data.x_train, train_targets, data.x_test, data.y_test, data.num_classes,
+                         steps_per_execution)
 
     for epoch in range(start_epoch, config.epochs):
         order = np.random.default_rng([config.seed, epoch]).permutation(len(data.x_train))
         order = order[: steps_per_epoch * config.batch_size]  # whole batches: one compiled shape
         started = time.perf_counter()
-        fit = model.fit(data.x_train[order], train_targets[order], batch_size=config.batch_size,
-                        initial_epoch=epoch, epochs=epoch + 1, shuffle=False, verbose=verbose)
+        fit = engine.train_epoch(order, config.batch_size)
         epoch_time = time.perf_counter() - started
-        probs = model.predict(data.x_test, batch_size=EVAL_BATCH_SIZE, verbose=0)
-        test = score(probs, data.y_test, data.num_classes)
+        test = engine.evaluate()
         confusion = test.pop("confusion")
         metrics = {
             "epoch": epoch + 1,
-            "train_loss": fit.history["loss"][-1],
-            "train_accuracy": fit.history["accuracy"][-1],
-            "clean_train_accuracy": fit.history["clean_accuracy"][-1] if noisy else None,
+            "train_loss": fit["loss"],
+            "train_accuracy": fit["accuracy"],
+            "clean_train_accuracy": fit["clean_accuracy"] if noisy else None,
             **test,
             "learning_rate": float(keras.ops.convert_to_numpy(schedule(model.optimizer.iterations - 1))),
             "epoch_time_s": epoch_time,
             "images_per_s": len(order) / epoch_time,
             "params": params,
             "num_classes": data.num_classes,
+            "realised_noise_ratio": realised_noise,
         }
-        metrics = {k: (float(v) if isinstance(v, (float, np.floating)) else v) for k, v in metrics.items()}
         history.append(metrics)
         state = {"epoch": epoch + 1, "history": history, "config": config.to_dict(),
                  "confusion": confusion.tolist()}
         if checkpoint_dir is not None:
             keep_latest_checkpoint(model, state, Path(checkpoint_dir))
+        if verbose:
+            print(_epoch_line(metrics), flush=True)
         if on_epoch_end is not None:
             on_epoch_end(dict(metrics), lambda directory, state=state: save_checkpoint(model, state, directory))
     return TrainResult(config, history, confusion, params, data.num_classes)
 
 
+def check_batch_size(config, data):
+    """Steps per epoch (whole batches); a ValueError when the batch exceeds the training set."""
+    steps_per_epoch = len(data.x_train) // config.batch_size
+    if steps_per_epoch < 1:
+        raise ValueError(f"batch_size={config.batch_size} exceeds the {len(data.x_train)} training images "
+                         f"of {config.dataset!r}")
+    return steps_per_epoch
+
+
 def _result_fields(config):
     """Config fields that change what a run computes (not where its data lives or how it is fed)."""
     return {k: v for k, v in config.items() if k not in ("data_dir", "steps_per_execution")}
-
-
-def score(probs, labels, num_classes):
-    """Test loss, accuracy, error and confusion matrix from predicted probabilities."""
-    probs = np.asarray(probs, dtype=np.float64)
-    predicted = probs.argmax(axis=1)
-    loss = float(-np.log(np.clip(probs[np.arange(len(labels)), labels], 1e-12, None)).mean())
-    accuracy = float((predicted == labels).mean())
-    confusion = np.bincount(labels * num_classes + predicted, minlength=num_classes ** 2)
-    return {"test_loss": loss, "test_accuracy": accuracy, "test_error": 1.0 - accuracy,
-            "confusion": confusion.reshape(num_classes, num_classes)}
 
 
 # --- checkpoints -------------------------------------------------------------------------------
@@ -247,41 +245,67 @@ def keep_latest_checkpoint(model, state, root):
 # --- command line ------------------------------------------------------------------------------
 
 def _parser():
-    parser = argparse.ArgumentParser(prog="python -m ran_core.train", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m ran_core.train", description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     for field in dataclasses.fields(TrainConfig):
-        flag = "--" + field.name.replace("_", "-")
+        flag, text = "--" + field.name.replace("_", "-"), field.metadata["help"]
         if isinstance(field.default, bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=field.default)
-        elif field.name == "lr_drops":
-            parser.add_argument(flag, type=float, nargs="+", default=list(field.default))
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=field.default, help=text)
+        elif isinstance(field.default, tuple):
+            kind = type(field.default[0])
+            parser.add_argument(flag, type=kind, nargs="+", default=list(field.default), help=text)
         else:
             kind = type(field.default) if field.default is not None else str
-            parser.add_argument(flag, type=kind, default=field.default)
+            parser.add_argument(flag, type=kind, default=field.default, help=text)
     parser.add_argument("--checkpoint-dir", help="keep the latest epoch's checkpoint here")
     parser.add_argument("--resume", action="store_true", help="continue from --checkpoint-dir")
     parser.add_argument("--json", help="write the final metrics and history here")
+    parser.add_argument("--verbose", type=int, choices=[0, 1], default=1, help="1: one line per epoch")
     return parser
 
 
 def main(argv=None):
     args = vars(_parser().parse_args(argv))
     checkpoint_dir, resume, json_path = args.pop("checkpoint_dir"), args.pop("resume"), args.pop("json")
-    try:
+    verbose = args.pop("verbose")
+    try:  # every check before any training, so a bad invocation writes nothing
         config = TrainConfig.from_dict(args)
         if resume and not (checkpoint_dir and (Path(checkpoint_dir) / "latest").exists()):
             raise ValueError(f"--resume needs a --checkpoint-dir holding a checkpoint. Received: {checkpoint_dir!r}")
+        if json_path:
+            _check_writable(json_path, "--json", folder=False)
+        if checkpoint_dir:
+            _check_writable(checkpoint_dir, "--checkpoint-dir", folder=True)
+        data = load_dataset(config.dataset, config.data_dir)
+        check_batch_size(config, data)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    result = train(config, resume_from=checkpoint_dir if resume else None, checkpoint_dir=checkpoint_dir,
-                   on_epoch_end=lambda m, _: print(_epoch_line(m), flush=True))
+    result = train(config, dataset=data, resume_from=checkpoint_dir if resume else None,
+                   checkpoint_dir=checkpoint_dir, verbose=verbose)
     final = result.history[-1]
     print(f"done: {config.model} on {config.dataset}, {result.params:,} parameters, "
           f"test accuracy {final['test_accuracy']:.4f} after {final['epoch']} epochs")
     if json_path:
-        Path(json_path).write_text(json.dumps({"config": config.to_dict(), "params": result.params,
-                                               "history": result.history}, indent=1))
+        write_atomic(json_path, json.dumps({"config": config.to_dict(), "params": result.params,
+                                            "history": result.history}, indent=1))
     return 0
+
+
+def _check_writable(path, flag, folder):
+    """A ValueError unless `path` can be written (created if missing), without creating anything."""
+    path = Path(path)
+    if path.exists() and path.is_dir() != folder:
+        raise ValueError(f"{flag} must name a {'folder' if folder else 'file'}. Received: {str(path)!r}")
+    existing = path if path.exists() else next(p for p in path.absolute().parents if p.exists())
+    if not existing.is_dir() and existing != path:
+        raise ValueError(f"{flag}: {str(existing)!r} is not a folder. Received: {str(path)!r}")
+    folder_to_probe = existing if existing.is_dir() else existing.parent
+    try:  # a real write (os.access says yes to root even where writes fail)
+        tempfile.TemporaryFile(dir=folder_to_probe).close()
+    except OSError as error:
+        raise ValueError(f"{flag}: {str(folder_to_probe)!r} is not writable ({error.strerror}). "
+                         f"Received: {str(path)!r}") from None
 
 
 def _epoch_line(m):

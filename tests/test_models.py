@@ -10,6 +10,7 @@ from ran_core.layers import AttentionMerge, AttentionModule, MaskActivation
 from ran_core.models import MODELS, PAPER_PARAMS_M, build_model, list_models
 
 SMALL = dict(width=0.125)
+LOSS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 
 def trainable_count(model):
@@ -26,14 +27,14 @@ def test_forward_and_every_variable_gets_a_gradient(name):
     keras.utils.set_random_seed(0)
     model = build_model(name, num_classes=10, **SMALL)
     x, y = images(), np.array([0, 1, 2, 3])
-    probs = keras.ops.convert_to_numpy(model(x, training=False))
-    assert probs.shape == (4, 10)
-    assert np.all(np.isfinite(probs))
-    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    logits = model(x, training=False)
+    assert logits.shape == (4, 10) and keras.backend.standardize_dtype(logits.dtype) == "float32"
+    logits = keras.ops.convert_to_numpy(logits)
+    assert np.all(np.isfinite(logits))
+    assert not np.allclose(logits.sum(axis=1), 1.0), "the output is logits, not probabilities"
 
     # Plain SGD with lr 1 and no weight decay: a variable moves iff its gradient is non-zero.
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate=1.0),
-                  loss="sparse_categorical_crossentropy", run_eagerly=True)
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=1.0), loss=LOSS, run_eagerly=True)
     before = [keras.ops.convert_to_numpy(v).copy() for v in model.trainable_variables]
     model.train_on_batch(x, y)
     dead = [v.path for v, b in zip(model.trainable_variables, before)
@@ -48,8 +49,7 @@ def test_a_dead_mask_branch_is_caught():
     model = build_model("attention56", **SMALL)
     module = model.get_layer("stage1_attention1")
     module.merge.call = lambda inputs: inputs[0]  # ignore the mask
-    model.compile(optimizer=keras.optimizers.SGD(1.0), loss="sparse_categorical_crossentropy",
-                  run_eagerly=True)
+    model.compile(optimizer=keras.optimizers.SGD(1.0), loss=LOSS, run_eagerly=True)
     mask_vars = module.mask.trainable_variables
     before = [keras.ops.convert_to_numpy(v).copy() for v in mask_vars]
     model.train_on_batch(images(), np.array([0, 1, 2, 3]))
@@ -140,7 +140,7 @@ def test_width_scales_channels():
 @pytest.mark.parametrize("name,attention_type", [("attention56", "spatial"), ("resnet56", "mixed")])
 def test_save_and_load_give_identical_outputs(tmp_path, name, attention_type):
     model = build_model(name, num_classes=7, attention_type=attention_type, learning_mode="nal", **SMALL)
-    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss=LOSS)
     x = images(n=8)
     model.fit(x, np.arange(8) % 7, epochs=1, verbose=0)  # move BN statistics off their defaults
     path = tmp_path / "model.keras"

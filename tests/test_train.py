@@ -1,5 +1,6 @@
 """Training: config validation, augmentation, the recipe's schedule, noisy runs, resume, CLI."""
 
+import dataclasses
 import json
 
 import keras
@@ -9,8 +10,9 @@ import pytest
 from ran_core.augment import Preprocess
 from ran_core.config import TrainConfig
 from ran_core.data import load_dataset
+from ran_core.engine import choose_steps_per_execution, evaluation_sums
 from ran_core.models import build_model
-from ran_core.train import main, score, train
+from ran_core.train import main, train
 
 TINY = dict(model="attention56", width=0.125, dataset="synthetic", batch_size=32, epochs=3,
             learning_rate=0.05, seed=3)
@@ -72,13 +74,22 @@ def test_augmentation_is_a_padded_crop_maybe_flipped_and_inference_only_subtract
     assert not np.allclose(again, out), "each call draws new crops"
 
 
-def test_score_gives_loss_accuracy_and_confusion():
-    probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
-    result = score(probs, np.array([0, 1, 1]), 2)
-    assert result["confusion"].tolist() == [[1, 0], [1, 1]]
-    assert result["test_accuracy"] == pytest.approx(2 / 3)
-    assert result["test_error"] == pytest.approx(1 / 3)
-    assert result["test_loss"] == pytest.approx(-np.log([0.9, 0.8, 0.4]).mean())
+@pytest.mark.backend
+def test_evaluation_sums_give_cross_entropy_from_logits_and_confusion_ignoring_padding():
+    logits = np.array([[2.0, 0.0], [0.5, 1.0], [3.0, -1.0], [9.0, 9.0]], dtype="float32")
+    labels = np.array([0, 1, 1, 0])
+    weights = np.array([1, 1, 1, 0], dtype="float32")  # the last row is padding
+    loss, confusion = (keras.ops.convert_to_numpy(t) for t in evaluation_sums(logits, labels, weights, 2))
+    log_probs = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    assert loss == pytest.approx(-log_probs[[0, 1, 2], labels[:3]].sum(), rel=1e-6)
+    assert confusion.tolist() == [[1, 0], [1, 1]]
+
+
+def test_steps_per_execution_is_chosen_on_accelerators_and_respected_when_set():
+    assert choose_steps_per_execution(0, 390, accelerator=True) == 30  # largest divisor of 390 up to 32
+    assert choose_steps_per_execution(0, 390, accelerator=False) == 1
+    assert choose_steps_per_execution(7, 390) == 7
+    assert choose_steps_per_execution(64, 5) == 5
 
 
 @pytest.mark.slow
@@ -91,6 +102,7 @@ def test_schedule_noise_metrics_and_resume_to_the_same_result(synthetic, tmp_pat
     # The rate of each epoch's last step: divided by 10 after 34% and 67% of the 18 steps.
     assert [m["learning_rate"] for m in full.history] == pytest.approx([0.05, 0.005, 0.0005])
     assert all(0 <= m["clean_train_accuracy"] <= 1 for m in full.history)
+    assert 0.2 < full.history[0]["realised_noise_ratio"] < 0.4  # 30% asked, 192 labels drawn
     assert full.confusion.sum() == len(synthetic.y_test)
     network = build_model("resnet56", num_classes=synthetic.num_classes, width=0.0625)
     assert full.params == sum(int(np.prod(v.shape)) for v in network.trainable_variables)
@@ -127,6 +139,7 @@ def test_clean_runs_report_no_clean_accuracy_and_checkpoints_reach_the_callback(
 
     train(dict(TINY, model="resnet56", epochs=2), dataset=synthetic, on_epoch_end=on_epoch_end, verbose=0)
     assert [m["clean_train_accuracy"] for m in seen] == [None, None]
+    assert [m["realised_noise_ratio"] for m in seen] == [0.0, 0.0]
     state = json.loads((tmp_path / "ckpt2" / "state.json").read_text())
     assert state["epoch"] == 2 and (tmp_path / "ckpt2" / "model.weights.h5").exists()
 
@@ -134,11 +147,50 @@ def test_clean_runs_report_no_clean_accuracy_and_checkpoints_reach_the_callback(
 def test_cli_trains_and_rejects_bad_flags(tmp_path, capsys):
     out = tmp_path / "run.json"
     assert main(["--model", "resnet56", "--width", "0.125", "--dataset", "digits", "--epochs", "1",
-                 "--batch-size", "128", "--json", str(out)]) == 0
+                 "--batch-size", "128", "--json", str(out), "--verbose", "0"]) == 0
     assert json.loads(out.read_text())["history"][0]["epoch"] == 1
     assert "test accuracy" in capsys.readouterr().out
     assert main(["--model", "attention56", "--noise-ratio", "1.5"]) == 2
     assert "noise_ratio=1.5" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flags,message", [
+    (["--dataset", "cifar10", "--data-dir", "{tmp}/no_such_folder"], "no_such_folder"),
+    (["--dataset", "digits", "--batch-size", "5000"], "batch_size=5000 exceeds"),
+    (["--dataset", "digits", "--json", "{tmp}/file.txt/run.json"], "--json"),
+    (["--dataset", "digits", "--json", "{tmp}"], "--json must name a file"),
+    (["--dataset", "digits", "--checkpoint-dir", "{tmp}/file.txt"], "--checkpoint-dir must name a folder"),
+    (["--dataset", "digits", "--checkpoint-dir", "/proc/ran_ckpt"], "not writable"),
+    (["--dataset", "digits", "--mask-pools", "3", "2"], "mask_pools=[3, 2]"),
+])
+def test_cli_rejects_bad_data_batch_and_outputs_before_training(tmp_path, capsys, flags, message):
+    (tmp_path / "file.txt").write_text("not a folder")
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    assert main([f.format(tmp=tmp_path) for f in flags]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and message in err, err
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before, "nothing written"
+
+
+def test_every_cli_flag_has_help_with_its_default(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for field in dataclasses.fields(TrainConfig):
+        flag = "--" + field.name.replace("_", "-")
+        assert flag in text, flag
+        entry = text.split(flag)[-1].split(" --")[0]
+        assert "(default:" in entry, f"{flag} has no default in its help: {entry!r}"
+
+
+def test_mask_pools_is_a_config_field_that_reaches_the_model(synthetic):
+    from ran_core.train import build_training_model
+
+    assert TrainConfig().mask_pools == (3, 2, 1)
+    assert TrainConfig(model="resnet56").mask_pools is None
+    config = TrainConfig.from_dict(dict(TINY, mask_pools=[1, 1, 1]))
+    _, network = build_training_model(config, 10, synthetic.pixel_mean())
+    assert {network.get_layer(f"stage{s}_attention1").mask.pools for s in (1, 2, 3)} == {1}
 
 
 @pytest.mark.backend
@@ -149,7 +201,7 @@ def test_mixed_bfloat16_trains_with_a_float32_classifier(synthetic):
     model, network = build_training_model(config, 10, synthetic.pixel_mean())
     assert network.get_layer("stem_conv").compute_dtype == "bfloat16"
     assert network.get_layer("stage2_attention1").mask.activation.compute_dtype == "bfloat16"
-    assert network.get_layer("predictions").compute_dtype == "float32"
+    assert network.get_layer("logits").compute_dtype == "float32"
     assert keras.config.dtype_policy().name == "float32", "the global policy is restored after building"
     result = train(config, dataset=synthetic, verbose=0)
     assert np.isfinite(result.history[0]["train_loss"]) and np.isfinite(result.history[0]["test_loss"])
