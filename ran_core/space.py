@@ -104,6 +104,9 @@ class Study:
                                      f"tuple in search). Received: {values!r}")
                 for value in values:
                     DIMS[name].check(value)
+        for name, value in self.fixed.items():  # a fixed value lies in its dimension's range too
+            if name in DIMS:
+                DIMS[name].check(value)
         models = self.grid.get("model", self.search.get("model", [self.fixed.get("model", "attention56")]))
         conditional = [d for d in SPACE if d.attention_only and d.name in self.grid]
         if conditional and not all(is_attention(m) for m in models):

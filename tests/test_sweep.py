@@ -51,7 +51,7 @@ def test_every_study_script_declares_valid_presets(script):
 
 
 @pytest.mark.parametrize("flags,message", [
-    (["--seeds", "0"], "--seeds must be >= 1"),
+    (["--seeds", "0"], "--seeds must be in [1, 1000]"),
     (["--num-samples", "3"], "--num-samples does not apply"),
     (["--epochs", "0"], "epochs must be"),
     (["--dataset", "mnist"], "Received: dataset='mnist'"),
