@@ -4,7 +4,8 @@ summary and exits 128 + the signal's number (130, 143).
 
 Ray Tune 2.60 turns SIGINT into a graceful stop inside `tuner.fit()` but leaves SIGTERM to Ray's
 own handler (status 134, no summary). Here both go to the handler Tune always registers for
-SIGUSR1 (the same graceful stop), and Tune's own SIGINT handler is disabled
+SIGUSR1 (the same graceful stop; installed again after `ray.init`, which sets a SIGTERM handler
+of its own), and Tune's own SIGINT handler is disabled
 (TUNE_DISABLE_SIGINT_HANDLER) so that which signal arrived is known. A second signal stops at once.
 """
 
@@ -29,6 +30,11 @@ class Interrupt:
     def name(self):
         return signal.Signals(self.signum).name
 
+    def install(self):
+        """Points SIGINT and SIGTERM here; call again after `ray.init`, which sets its own SIGTERM handler."""
+        for signum in SIGNALS:
+            signal.signal(signum, self._handle)
+
     def _handle(self, signum, frame):
         first = self.signum is None
         self.signum = self.signum or signum
@@ -46,8 +52,7 @@ def caught():
     previous = {signum: signal.getsignal(signum) for signum in SIGNALS}
     previous_env = os.environ.get("TUNE_DISABLE_SIGINT_HANDLER")
     os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
-    for signum in SIGNALS:
-        signal.signal(signum, interrupt._handle)
+    interrupt.install()
     try:
         yield interrupt
     finally:

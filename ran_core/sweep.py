@@ -274,6 +274,7 @@ def _run(study, args, datasets, argv, interrupt):
     context = ray.init(address=args.address or "local", runtime_env={"env_vars": trial_env(args)},
                        include_dashboard=None if args.address else not args.no_dashboard,
                        log_to_driver=False)  # trial output stays in Ray's logs; errors are summarised
+    interrupt.install()  # ray.init replaced the SIGTERM handler with one that exits at once
     try:
         resources = ray.cluster_resources()
         if args.gpus_per_trial is None:  # auto: a whole card per trial where the cluster has cards

@@ -75,6 +75,7 @@ CASES = [
     ("search", ["--num-samples", "1000000"], "--num-samples must be in [1, 100000]"),
     ("search", ["--grace-period", "7"], "exceeds the 6-epoch budget"),
     ("search", ["--max-concurrent", "-2"], "--max-concurrent must be in"),
+    ("search", ["--storage", "s3://ran-sweeps-no-such-bucket-4f2a/ran"], "--storage 's3://ran-sweeps-no-such-bucket"),
 ]
 if not Path("/proc/driver/nvidia/gpus").is_dir():  # no GPU here: half a card is more than there is
     CASES.append(("noise_robustness", ["--gpus-per-trial", "0.5"], "but this machine has 0 GPU(s)"))

@@ -58,7 +58,7 @@ def test_every_study_script_declares_valid_presets(script):
     (["--cpus-per-trial", "-1"], "--cpus-per-trial must be a positive number"),
     (["--gpus-per-trial", "1.5"], "above 1 must be whole"),
     (["--max-concurrent", "0"], "--max-concurrent must be >= 1"),
-    (["--data-dir", "/no/such/dir"], "does not exist"),
+    (["--dataset", "cifar10", "--data-dir", "/no/such/dir"], "does not exist"),
     (["--resume"], "no experiment recorded"),
 ])
 def test_bad_flags_are_rejected_with_what_was_received(flags, message, tmp_path):
