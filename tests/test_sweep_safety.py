@@ -212,3 +212,15 @@ def test_a_diverging_trial_stops_and_is_recorded_diverged(tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     report = (out / "report" / "report.md").read_text()
     assert "## Diverged trials (1)" in report and rows[1e6]["trial_id"] in report
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write into a read-only folder, so the sweep would work")
+def test_a_read_only_output_folder_is_refused_before_ray(tmp_path):
+    from ran_core.preflight import check_output
+
+    locked = tmp_path / "read_only"
+    locked.mkdir(mode=0o555)
+    with pytest.raises(ValueError, match="is not writable"):
+        check_output(locked / "out")
+    with pytest.raises(ValueError, match="is not writable"):
+        check_output(locked)
