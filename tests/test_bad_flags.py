@@ -64,6 +64,7 @@ CASES = [
     ("noise_robustness", ["--resume", "--width", "0.5", "--epochs", "5"],
      "--epochs 5 (recorded: 4), --width 0.5 (recorded: 0.25)", "recorded_experiment"),
     ("depth", ["--dataset", "cifar100", "--data-dir", "/no/such/dir"], "does not exist"),
+    ("depth", ["--preset", "paper", "--dataset", "cifar10", "--data-dir", "{tmp}"], "CIFAR-10 copy at"),
     ("depth", ["--epochs", "2000"], "epochs must be an integer in [1, 1000]"),
     ("depth", ["--width", "1e-9"], "width must be a number in"),
     ("attention_types", ["--width", "5"], "width must be a number in [0.0625, 4.0]"),
