@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ray import tune
 
+from ran_core.optuna_glue import DIVERGED
 from ran_core.results import (CONFIG_COLUMNS, EPOCH_KEY, EPOCHS_SCHEMA, TRIAL_KEY, TRIALS_SCHEMA,
                               upsert)
 
@@ -57,16 +58,18 @@ class ResultRecorder(tune.Callback):
             self._pending = []
         self._last_flush = time.monotonic()
 
-    def record_trial(self, trial_id, config, last_result, error, checkpoint, epochs=None, quiet=False):
-        """Writes one trial row; `epochs` (rows) replace what was reported, e.g. when reconciling."""
+    def record_trial(self, trial_id, config, last_result, error, checkpoint, epochs=None, quiet=False,
+                     interrupted=False):
+        """Writes one trial row; `epochs` (rows) replace what was reported, e.g. when reconciling;
+        `interrupted`: the sweep was stopped (signal) before this trial finished."""
         if epochs:
             self._pending.extend(epochs)
         self.flush()
         row = trial_row(self.experiment_id, self.study, trial_id, config, last_result or {}, error,
-                        self._epochs_of(trial_id), confusion_from(checkpoint))
+                        self._epochs_of(trial_id), confusion_from(checkpoint), interrupted)
         upsert(Path(self.output) / "trials.parquet", [row], TRIALS_SCHEMA, TRIAL_KEY)
         self._statuses[trial_id] = row["status"]
-        if row["status"] != "errored" and row["final_test_error"] is not None:
+        if row["status"] in ("completed", "pruned") and row["final_test_error"] is not None:
             if self._best is None or row["final_test_error"] < self._best[0]:
                 self._best = (row["final_test_error"], describe(row))
         if not quiet:
@@ -86,7 +89,12 @@ class ResultRecorder(tune.Callback):
         counts = collections.Counter(self._statuses.values())
         best = f"; best final test error {self._best[0]:.4f} ({self._best[1]})" if self._best else ""
         return (f"[{self.study}] {len(self._statuses)} trials done: {counts['completed']} completed, "
-                f"{counts['pruned']} pruned, {counts['errored']} errored{best}")
+                f"{counts['pruned']} pruned, {counts['errored']} errored{self._rare(counts)}{best}")
+
+    @staticmethod
+    def _rare(counts):
+        """', 2 diverged, 3 interrupted' for the statuses that most sweeps never see."""
+        return "".join(f", {counts[status]} {status}" for status in ("diverged", "interrupted") if counts[status])
 
 
 def epoch_row(experiment_id, study, trial_id, result):
@@ -94,7 +102,7 @@ def epoch_row(experiment_id, study, trial_id, result):
             **{name: result.get(name) for name in EPOCHS_SCHEMA.names if name in result}}
 
 
-def trial_row(experiment_id, study, trial_id, config, last_result, error, epochs, confusion):
+def trial_row(experiment_id, study, trial_id, config, last_result, error, epochs, confusion, interrupted=False):
     """One row of trials.parquet (columns in results/README.md); config columns hold the values the
     trial trained with, defaults included."""
     config = effective_config(config or {})
@@ -102,6 +110,10 @@ def trial_row(experiment_id, study, trial_id, config, last_result, error, epochs
     budget = config.get("epochs")
     if error:
         status = "errored"
+    elif last_result.get(DIVERGED):  # the trainable stopped it: loss NaN/inf
+        status = "diverged"
+    elif interrupted:
+        status = "interrupted"
     else:
         status = "completed" if budget is None or epochs_run >= budget else "pruned"
     errors = [e["test_error"] for e in epochs if e.get("test_error") is not None]

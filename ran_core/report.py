@@ -5,8 +5,9 @@
 RESULTS_DIR is a results root holding study folders (``results/``) or a
 single study folder. Writes ``report.md`` and one PNG per applicable figure
 into ``--out`` (default ``RESULTS_DIR/report``), each file atomically (temp
-file, then rename). Exits 2 if RESULTS_DIR does not exist and 1 if it holds
-no ``trials.parquet`` / ``epochs.parquet`` at all.
+file, then rename). Exits 2 if RESULTS_DIR does not exist or a result file
+in it cannot be read (named in the error), and 1 if it holds no
+``trials.parquet`` / ``epochs.parquet`` at all.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import sys
 from pathlib import Path
 
 from ran_core import analysis, paper, plots
+from ran_core.preflight import check_parquet
 from ran_core.results import write_atomic
 from ran_core.studies import STUDY_NAMES, study_info
 
@@ -112,6 +114,9 @@ def build_report(results_dir, out_dir=None) -> Path:
     md += ["## Errored trials", ""]
     errored = analysis.errored_trials(results)
     md += [analysis.to_markdown(errored, "_none_"), ""]
+    diverged = _diverged_trials(results)
+    md += [f"## Diverged trials ({len(diverged)})", "", "Training or test loss became NaN or inf; the trial "
+           "stopped at that epoch and is not averaged.", "", analysis.to_markdown(diverged, "_none_"), ""]
 
     md += ["## Paper reference values (test error %)", ""]
     ref = paper.paper_table()
@@ -126,6 +131,21 @@ def build_report(results_dir, out_dir=None) -> Path:
     return write_atomic(out / "report.md", "\n".join(md))
 
 
+def _diverged_trials(results):
+    trials = results.trials
+    columns = [c for c in ("study", "experiment_id", "trial_id", "model", "dataset", "learning_rate", "seed",
+                           "epochs_run") if c in trials]
+    return trials.loc[trials["status"] == "diverged", columns].reset_index(drop=True)
+
+
+def check_readable(results_dir):
+    """Raises ValueError naming the first result file under `results_dir` that cannot be read."""
+    for folder in analysis.find_study_dirs(results_dir):
+        for name in (analysis.TRIALS_FILE, analysis.EPOCHS_FILE):
+            if (folder / name).is_file():
+                check_parquet(folder / name)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ran_core.report", description=__doc__.split("\n\n")[0])
     parser.add_argument("results_dir", metavar="RESULTS_DIR", help="results root or one study folder")
@@ -134,6 +154,11 @@ def main(argv=None) -> int:
     results_dir = Path(args.results_dir)
     if not results_dir.is_dir():
         print(f"error: results directory {str(results_dir)!r} does not exist (or is not a folder)", file=sys.stderr)
+        return 2
+    try:
+        check_readable(results_dir)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
         path = build_report(results_dir, args.out)

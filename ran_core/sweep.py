@@ -3,27 +3,40 @@
     study = Study("noise_robustness", grid={...}, fixed={...})
     sys.exit(run_study({"smoke": smoke_study, "paper": paper_study}, argv))
 
-Flags are validated (and the data loaded) before Ray starts; a bad one exits with status 2.
-The script exits 1 if any trial errored, after writing every row it has.
+Flags, the result folder, the storage location and local resources are checked (and the data
+loaded) before Ray starts; a bad one exits with status 2 and writes nothing. One sweep at a time
+writes to a result folder (a lock in it). The script exits 1 if any trial errored, and 130/143
+after Ctrl-C/SIGTERM, each after writing every row it has and printing the summary.
 """
 
 import argparse
-import datetime
 import importlib.util
-import json
 import math
 import os
 import sys
 from pathlib import Path
 
+from ran_core import experiments, interrupts, preflight
+from ran_core.lock import lock_output
 from ran_core.space import Study
 
 EXIT_BAD_INPUT, EXIT_TRIAL_ERRORS = 2, 1
 METRIC, MODE, TIME_ATTR = "test_error", "min", "epoch"
+# Integer flags: (lowest, highest) accepted; None: no upper bound beyond the study's own.
+FLAG_RANGES = {"num_samples": (1, 100_000), "seeds": (1, 1000), "max_concurrent": (1, 100_000),
+               "max_failures": (0, 100), "reduction_factor": (2, 100), "grace_period": (1, None)}
+READS_DATA_DIR = ("cifar10", "cifar100")
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """Bad flags raise ValueError (one line, exit 2 from run_study) instead of printing usage."""
+
+    def error(self, message):
+        raise ValueError(f"{message} (see --help)")
 
 
 def parser(presets):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = _OneLineParser(description=__doc__.splitlines()[0])
     p.add_argument("--preset", choices=sorted(presets), default="smoke",
                    help="smoke: small models on offline digits, minutes on a laptop; paper: the full study")
     p.add_argument("--dataset", help="replace the preset's dataset(s): cifar10, cifar100, digits, synthetic")
@@ -43,7 +56,9 @@ def parser(presets):
     p.add_argument("--address", help="join an existing Ray cluster (e.g. auto); default: start a local Ray")
     p.add_argument("--storage", help="Ray storage path or URI (s3://, gs://, NFS path) for checkpoints; "
                                      "default: RAN_STORAGE or ~/ray_results")
-    p.add_argument("--resume", action="store_true", help="resume this study's last experiment (from --output)")
+    p.add_argument("--resume", nargs="?", const=experiments.LATEST_NAME, metavar="NAME",
+                   help="continue an interrupted experiment of --output: the latest, or NAME (see "
+                        "OUTPUT/experiments/); flags that change results must stay as recorded")
     p.add_argument("--output", help="result folder (default: results/<study>)")
     p.add_argument("--backend", choices=["tensorflow", "jax"], help="Keras backend of the trials "
                                                                     "(default: KERAS_BACKEND or tensorflow)")
@@ -55,44 +70,41 @@ def configure(presets, argv=None):
     """Parses and validates the flags into (study, args); raises ValueError on bad input.
 
     With --resume the flags recorded by the run being resumed come first, so the same study is
-    rebuilt; flags given now (e.g. a new --address) override them.
+    rebuilt; flags given now may change where and how it runs (e.g. a new --address, --storage or
+    --max-concurrent), not its results (experiments.RESULT_FLAGS).
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser(presets).parse_args(argv)
     output = Path(args.output or Path("results") / presets[args.preset].name).resolve()
+    recorded = None
     if args.resume:
-        recorded = _read_experiment(output)
-        args = parser(presets).parse_args([*recorded["argv"], *argv])
-        args.storage = recorded["storage"]
+        recorded = experiments.read(output, args.resume)
+        backend = recorded.get("flags", {}).get("backend")
+        args = parser(presets).parse_args([*recorded["argv"], *(["--backend", backend] if backend else []), *argv])
+        args.storage = parser(presets).parse_args(argv).storage or recorded["storage"]
+        args.experiment = recorded["name"]
     study = presets[args.preset]
     changes, fixed = {}, dict(study.fixed)
     if args.dataset is not None:
         changes.update(grid={k: v for k, v in study.grid.items() if k != "dataset"},
                        search={k: v for k, v in study.search.items() if k != "dataset"})
         fixed["dataset"] = args.dataset.lower()
-    if args.data_dir is not None:
-        if not Path(args.data_dir).exists():
-            raise ValueError(f"--data-dir {args.data_dir!r} does not exist")
-        fixed["data_dir"] = str(Path(args.data_dir).resolve())
     for name in ("epochs", "width"):
         if getattr(args, name) is not None:
             fixed[name] = getattr(args, name)
+    _check_flag_ranges(args)
     if args.seeds is not None:
-        if args.seeds < 1:
-            raise ValueError(f"--seeds must be >= 1. Received: --seeds {args.seeds}")
         if not study.exhaustive:
             raise ValueError(f"--seeds repeats grid cells; {study.name} is a search (TPE samples its trials). "
                              f"Received: --seeds {args.seeds}")
         changes["seeds"] = tuple(range(args.seeds))
-    study = study.replace(**changes, fixed=fixed)  # re-validates every value
+    study = study.replace(**changes, fixed=fixed)  # re-validates every value against SPACE
+    if args.data_dir is not None:
+        _check_data_dir(study, args.data_dir)
+        study = study.replace(fixed={**study.fixed, "data_dir": str(Path(args.data_dir).resolve())})
     if study.exhaustive and args.num_samples not in (None, study.num_cells()):
         raise ValueError(f"{study.name} is a grid study of {study.num_cells()} cells (times seeds); "
                          f"--num-samples does not apply. Received: --num-samples {args.num_samples}")
-    for flag, low in (("num_samples", 1), ("max_concurrent", 1), ("max_failures", 0), ("reduction_factor", 2),
-                      ("grace_period", 1)):
-        value = getattr(args, flag)
-        if value is not None and value < low:
-            raise ValueError(f"--{flag.replace('_', '-')} must be >= {low}. Received: --{flag.replace('_', '-')} {value}")
     for flag in ("cpus_per_trial", "gpus_per_trial"):
         value = getattr(args, flag)
         if value is not None and (not math.isfinite(value) or value < 0 or (flag == "cpus_per_trial" and value <= 0)):
@@ -112,15 +124,39 @@ def configure(presets, argv=None):
         args.storage = str(Path(args.storage).resolve())
     args.scheduler = args.scheduler or ("fifo" if study.exhaustive else "asha")
     args.num_samples = study.num_cells() if study.exhaustive else args.num_samples or 16
+    args.result_flags = result_flags(study, args)
+    if recorded and "flags" in recorded:
+        changed = experiments.changed_result_flags(recorded["flags"], args.result_flags)
+        if changed:
+            raise ValueError(f"--resume continues {recorded['name']} as recorded; these flags would change its "
+                             f"results: {', '.join(changed)} (run without --resume for a new experiment)")
     return study, args
 
 
-def _read_experiment(output):
-    path = Path(output) / "experiment.json"
-    if not path.exists():
-        raise ValueError(f"--resume: no experiment recorded in {path}; run the study without --resume first "
-                         f"(or point --output at its result folder)")
-    return json.loads(path.read_text())
+def _check_flag_ranges(args):
+    for flag, (low, high) in FLAG_RANGES.items():
+        value = getattr(args, flag)
+        if value is not None and not (low <= value and (high is None or value <= high)):
+            allowed = f">= {low}" if high is None else f"in [{low}, {high}]"
+            name = f"--{flag.replace('_', '-')}"
+            raise ValueError(f"{name} must be {allowed}. Received: {name} {value}")
+
+
+def _check_data_dir(study, data_dir):
+    names = study.grid.get("dataset") or study.search.get("dataset") or [study.fixed.get("dataset", "cifar10")]
+    if not set(names) & set(READS_DATA_DIR):
+        raise ValueError(f"--data-dir is read only by {' and '.join(READS_DATA_DIR)}; this study trains on "
+                         f"{list(names)} (add --dataset cifar10?). Received: --data-dir {data_dir}")
+    if not Path(data_dir).exists():
+        raise ValueError(f"--data-dir {data_dir!r} does not exist")
+
+
+def result_flags(study, args):
+    """The values of experiments.RESULT_FLAGS as this run applies them (recorded; --resume compares)."""
+    return {"preset": args.preset, "dataset": args.dataset and args.dataset.lower(),
+            "data_dir": study.fixed.get("data_dir"), "num_samples": args.num_samples, "seeds": len(study.seeds),
+            "epochs": args.epochs, "width": study.fixed.get("width"), "scheduler": args.scheduler,
+            "grace_period": args.grace_period, "reduction_factor": args.reduction_factor, "backend": args.backend}
 
 
 def datasets_of(study):
@@ -170,7 +206,7 @@ def build_tuner(study, args, datasets, experiment):
 
     sampler = (optuna.samplers.GridSampler(study.grid_space(), seed=0) if study.exhaustive
                else optuna.samplers.TPESampler(seed=study.seeds[0], n_startup_trials=max(4, args.max_concurrent)))
-    storage = optuna.storages.RDBStorage(f"sqlite:///{Path(args.output) / 'optuna.db'}")
+    storage = optuna.storages.RDBStorage(optuna_url(args.output))
     searcher = PruningOptunaSearch(study.define_by_run, metric=METRIC, mode=MODE, sampler=sampler,
                                    storage=storage, study_name=experiment, max_t=args.epochs, time_attr=TIME_ATTR)
     if args.scheduler == "asha":
@@ -188,69 +224,103 @@ def build_tuner(study, args, datasets, experiment):
     return tune.Tuner(trainable_for(args, datasets), tune_config=tune_config, run_config=run_config)
 
 
+def optuna_url(output):
+    return f"sqlite:///{Path(output) / preflight.OPTUNA_DB}"
+
+
 def run_study(presets, argv=None):
     """Runs one study from the command line; returns the process exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
         study, args = configure(presets, argv)
+        preflight.check_output(args.output)
+        preflight.check_storage(args.storage)
+        if not args.address:
+            preflight.check_local_resources(args.cpus_per_trial, args.gpus_per_trial)
         datasets = datasets_of(study)
         if args.resume:
-            experiment = _read_experiment(args.output)["name"]
-            path = f"{args.storage.rstrip('/')}/{experiment}"
+            path = f"{args.storage.rstrip('/')}/{args.experiment}"
             from ray import tune
             if not tune.Tuner.can_restore(path):
                 raise ValueError(f"--resume: no restorable experiment at {path}")
-        else:
-            experiment = f"{study.name}-{args.preset}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
-    except ValueError as error:  # DatasetError included
+        Path(args.output).mkdir(parents=True, exist_ok=True)  # every check passed: the first write
+        lock = lock_output(args.output)  # noqa: F841 - held until the process ends
+        if not args.resume:
+            args.experiment = experiments.new_name(study.name, args.preset)
+            _claim_optuna_study(args.output, args.experiment)
+    except ValueError as error:  # DatasetError and OutputLocked included
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if not args.address:  # a local Ray listens on 127.0.0.1 only (read when ray is imported)
+        os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    with interrupts.caught() as interrupt:
+        try:
+            return _run(study, args, datasets, argv, interrupt)
+        except KeyboardInterrupt:  # before Tune started, or a second signal
+            print(f"interrupted by {interrupt.name or 'KeyboardInterrupt'} before the sweep could record its "
+                  f"trials; resume with --resume {args.experiment}", file=sys.stderr, flush=True)
+            return interrupt.exit_status if interrupt.signum else 130
+
+
+def _claim_optuna_study(output, name):
+    """Creates the experiment's Optuna study; a fresh run never joins an existing one."""
+    import optuna
+    try:
+        optuna.create_study(study_name=name, storage=optuna_url(output), direction="minimize")
+    except optuna.exceptions.DuplicatedStudyError:
+        raise ValueError(f"Optuna study {name!r} already exists in {output}/{preflight.OPTUNA_DB}") from None
+
+
+def _run(study, args, datasets, argv, interrupt):
     import ray
     from ray import tune
 
+    from ran_core.optuna_glue import fail_unfinished
     from ran_core.recorder import ResultRecorder
-    from ran_core.results import write_atomic
 
+    experiment = args.experiment
     context = ray.init(address=args.address or "local", runtime_env={"env_vars": trial_env(args)},
                        include_dashboard=None if args.address else not args.no_dashboard,
                        log_to_driver=False)  # trial output stays in Ray's logs; errors are summarised
+    interrupt.install()  # ray.init replaced the SIGTERM handler with one that exits at once
     try:
         resources = ray.cluster_resources()
         if args.gpus_per_trial is None:  # auto: a whole card per trial where the cluster has cards
             args.gpus_per_trial = 1.0 if resources.get("GPU", 0) >= 1 else 0.0
-        if args.gpus_per_trial > resources.get("GPU", 0) and not args.address:
-            print(f"error: --gpus-per-trial {args.gpus_per_trial:g} but this machine has "
-                  f"{resources.get('GPU', 0):g} GPU(s)", file=sys.stderr)
-            return EXIT_BAD_INPUT
         args.max_concurrent = args.max_concurrent or _fitting_trials(resources, args)
         if context.dashboard_url:
             print(f"Ray dashboard: http://{context.dashboard_url}", flush=True)
-        print(f"{study.name} ({args.preset}): {_describe_size(study, args)}; results -> {args.output}", flush=True)
-        Path(args.output).mkdir(parents=True, exist_ok=True)
+        print(f"{study.name} ({args.preset}): {_describe_size(study, args)}; results -> {args.output} "
+              f"(experiment {experiment})", flush=True)
         if args.resume:
             # Errored trials stay errored (FailureConfig already retried them); unfinished ones resume.
             tuner = tune.Tuner.restore(f"{args.storage.rstrip('/')}/{experiment}",
                                        trainable=trainable_for(args, datasets), resume_unfinished=True)
         else:
             tuner = build_tuner(study, args, datasets, experiment)
-            write_atomic(Path(args.output) / "experiment.json",
-                         json.dumps({"name": experiment, "storage": args.storage, "study": study.name,
-                                     "argv": list(sys.argv[1:] if argv is None else argv)}, indent=1))
+            experiments.record(args.output, experiment, args.storage, study.name, argv, args.result_flags)
         grid = tuner.fit()
-        summary = reconcile(grid, ResultRecorder(args.output, experiment, study.name))
+        unfinished = fail_unfinished(optuna_url(args.output), experiment) if interrupt.signum else set()
+        summary = reconcile(grid, ResultRecorder(args.output, experiment, study.name), unfinished)
     finally:
         ray.shutdown()
     print(summary["text"], flush=True)
+    if interrupt.signum:
+        print(f"interrupted by {interrupt.name}: {len(unfinished)} unfinished trial(s) recorded as interrupted; "
+              f"continue with: {Path(sys.argv[0]).name} --output {args.output} --resume {experiment}", flush=True)
+        return interrupt.exit_status
     return EXIT_TRIAL_ERRORS if summary["errored"] else 0
 
 
-def reconcile(grid, recorder):
+def reconcile(grid, recorder, interrupted=frozenset()):
     """Re-records every trial of the ResultGrid from Tune's own files (rows are upserted: a row
-    the callback missed, e.g. when the driver died, is added; none is doubled)."""
+    the callback missed, e.g. when the driver died, is added; none is doubled). Trials whose ids
+    are in `interrupted` were stopped by a signal before they finished."""
     from ran_core.recorder import epoch_row, exception_line
 
     errored = []
     for result in grid:
-        trial_id = (result.metrics or {}).get("trial_id") or Path(result.path).name
+        trial_id = (result.metrics or {}).get("trial_id") or _interrupted_id(result, interrupted)
         error = exception_line(str(result.error)) if result.error else None
         if error:
             errored.append((trial_id, error))
@@ -262,12 +332,18 @@ def reconcile(grid, recorder):
                             {k: v for k, v in r.items() if not (isinstance(v, float) and math.isnan(v))})
                   for r in records]
         recorder.record_trial(trial_id, result.config, result.metrics or {}, error, result.checkpoint,
-                              epochs=epochs, quiet=True)
+                              epochs=epochs, quiet=True, interrupted=trial_id in interrupted)
     lines = [recorder.status_line(), f"results: {recorder.output}/trials.parquet, epochs.parquet"]
     if errored:
         lines.append(f"{len(errored)} trial(s) errored:")
         lines += [f"  {trial_id}: {error}" for trial_id, error in errored]
     return {"text": "\n".join(lines), "errored": errored}
+
+
+def _interrupted_id(result, interrupted):
+    """The id of a trial that never reported (its folder, `<trainable>_<trial id>`, names it)."""
+    folder = Path(result.path).name
+    return next((trial_id for trial_id in interrupted if trial_id in folder), folder)
 
 
 def _fitting_trials(resources, args):
