@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ran_core import paper
+from ran_core.results import has_results, read_results
 
 __all__ = [
     "CELL_KEYS",
@@ -190,14 +191,15 @@ def _split_model(name) -> tuple[str | None, int | None]:
 def find_study_dirs(path: str | os.PathLike, max_depth: int = 3) -> list[Path]:
     """Folders under ``path`` (itself included) holding a result file.
 
-    A folder with ``trials.parquet`` or ``epochs.parquet`` is a study folder
-    and is not searched further; hidden folders are skipped.
+    A folder with ``trials.parquet`` or ``epochs.parquet`` (or their parts,
+    while a sweep runs) is a study folder and is not searched further; hidden
+    folders are skipped.
     """
     root = Path(path)
     found: list[Path] = []
 
     def walk(p: Path, depth: int):
-        if (p / TRIALS_FILE).is_file() or (p / EPOCHS_FILE).is_file():
+        if has_results(p, "trials") or has_results(p, "epochs"):
             found.append(p)
             return
         if depth >= max_depth:
@@ -214,15 +216,15 @@ def find_study_dirs(path: str | os.PathLike, max_depth: int = 3) -> list[Path]:
     return found
 
 
-def _read(path: Path, notes: list[str], label: str) -> pd.DataFrame | None:
-    if not path.is_file():
-        notes.append(f"{label}: {path.name} missing")
+def _read(folder: Path, kind: str, notes: list[str], label: str) -> pd.DataFrame | None:
+    if not has_results(folder, kind):
+        notes.append(f"{label}: {kind}.parquet missing")
         return None
     try:
-        return pd.read_parquet(path)
+        return read_results(folder, kind).to_pandas()
     except Exception as exc:  # a damaged file must not hide the others
-        notes.append(f"{label}: {path.name} unreadable ({type(exc).__name__}: {exc})")
-        warnings.warn(f"Could not read {path}: {exc}", stacklevel=3)
+        notes.append(f"{label}: {kind}.parquet unreadable ({type(exc).__name__}: {exc})")
+        warnings.warn(f"Could not read {kind} of {folder}: {exc}", stacklevel=3)
         return None
 
 
@@ -248,8 +250,8 @@ def load_results(path_or_paths: str | os.PathLike | Iterable[str | os.PathLike])
             continue
         for d in find_study_dirs(p):
             sources.append(d)
-            for fname, bucket, columns in ((TRIALS_FILE, trials, TRIAL_COLUMNS), (EPOCHS_FILE, epochs, EPOCH_COLUMNS)):
-                df = _read(d / fname, notes, d.name)
+            for kind, bucket, columns in (("trials", trials, TRIAL_COLUMNS), ("epochs", epochs, EPOCH_COLUMNS)):
+                df = _read(d, kind, notes, d.name)
                 if df is None:
                     continue
                 df = _conform(df, columns)

@@ -236,11 +236,12 @@ def run_study(presets, argv=None):
 
 
 def reconcile(grid, recorder):
-    """Re-records every trial of the ResultGrid from Tune's own files (rows are upserted: a row
-    the callback missed, e.g. when the driver died, is added; none is doubled)."""
+    """Re-records every trial of the ResultGrid from Tune's own files and compacts the result folder:
+    rows are collected first, then each file is written once (a row the callback missed, e.g. when
+    the driver died, is added; one it recorded is replaced, never doubled)."""
     from ran_core.recorder import epoch_row, exception_line
 
-    errored = []
+    errored, trial_rows, epoch_rows = [], [], []
     for result in grid:
         trial_id = (result.metrics or {}).get("trial_id") or Path(result.path).name
         error = exception_line(str(result.error)) if result.error else None
@@ -250,11 +251,16 @@ def reconcile(grid, recorder):
             continue
         frame = result.metrics_dataframe
         records = frame.to_dict("records") if frame is not None and "epoch" in frame else []
-        epochs = [epoch_row(recorder.experiment_id, recorder.study, trial_id,
-                            {k: v for k, v in r.items() if not (isinstance(v, float) and math.isnan(v))})
-                  for r in records]
-        recorder.record_trial(trial_id, result.config, result.metrics or {}, error, result.checkpoint,
-                              epochs=epochs, quiet=True)
+        epochs = {}
+        for record in records:  # a retried trial may report an epoch twice: the later one counts
+            row = epoch_row(recorder.experiment_id, recorder.study, trial_id,
+                            {k: v for k, v in record.items() if not (isinstance(v, float) and math.isnan(v))})
+            epochs[row["epoch"]] = row
+        epochs = [epochs[epoch] for epoch in sorted(epochs)]
+        epoch_rows += epochs
+        trial_rows.append(recorder.trial_row(trial_id, result.config, result.metrics or {}, error,
+                                             result.checkpoint, epochs))
+    recorder.finish(trials=trial_rows, epochs=epoch_rows)
     lines = [recorder.status_line(), f"results: {recorder.output}/trials.parquet, epochs.parquet"]
     if errored:
         lines.append(f"{len(errored)} trial(s) errored:")
