@@ -171,8 +171,11 @@ def build_tuner(study, args, datasets, experiment):
                                   reduction_factor=args.reduction_factor)
     else:
         scheduler = FIFOScheduler()
+    # reuse_actors: a finished trial's worker process (TensorFlow/JAX imported, data in memory) runs
+    # the next trial; run_trial clears the Keras session first, so nothing of the old trial is kept.
     tune_config = tune.TuneConfig(search_alg=searcher, scheduler=scheduler, metric=METRIC, mode=MODE,
-                                  num_samples=args.num_samples, max_concurrent_trials=args.max_concurrent)
+                                  num_samples=args.num_samples, max_concurrent_trials=args.max_concurrent,
+                                  reuse_actors=True)
     run_config = tune.RunConfig(name=experiment, storage_path=args.storage, verbose=0,
                                 callbacks=[ResultRecorder(args.output, experiment, study.name)],
                                 failure_config=tune.FailureConfig(max_failures=args.max_failures),
