@@ -22,14 +22,15 @@ RUNTIME_KEYS = ("node", "node_id", "accelerator", "backend", "keras_version", "b
 
 
 class ResultRecorder(tune.Callback):
-    """Records trials and epochs under `output` (flushed every `flush_every_s`) and prints progress."""
+    """Records trials and epochs under `output` (flushed every `flush_every_s` or `flush_rows` rows)
+    and prints progress."""
 
-    def __init__(self, output, experiment_id, study, flush_every_s=10.0, status_every_s=30.0):
+    def __init__(self, output, experiment_id, study, flush_every_s=10.0, status_every_s=30.0, flush_rows=20_000):
         self.output, self.experiment_id, self.study = str(output), experiment_id, study
-        self.flush_every_s, self.status_every_s = flush_every_s, status_every_s
+        self.flush_every_s, self.status_every_s, self.flush_rows = flush_every_s, status_every_s, flush_rows
         self._pending = {"trials": [], "epochs": []}
         self._running = {}  # trial id -> its epoch rows so far (trials still running only)
-        self._statuses, self._best = {}, None
+        self._statuses, self._counts, self._best = {}, collections.Counter(), None
         self._last_flush = self._last_status = time.monotonic()
 
     # Tune hooks ---------------------------------------------------------------------------------
@@ -65,7 +66,8 @@ class ResultRecorder(tune.Callback):
         self._last_flush = time.monotonic()
 
     def _flush_if_due(self):
-        if time.monotonic() - self._last_flush > self.flush_every_s:
+        pending = len(self._pending["epochs"]) + len(self._pending["trials"])
+        if pending >= self.flush_rows or time.monotonic() - self._last_flush > self.flush_every_s:
             self.flush()
 
     def record_trial(self, trial_id, config, last_result, error, checkpoint):
@@ -82,7 +84,10 @@ class ResultRecorder(tune.Callback):
         """The trial's row from its epoch rows (in epoch order), counted in the status line."""
         row = trial_row(self.experiment_id, self.study, trial_id, config, last_result or {}, error, epochs,
                         confusion_from(checkpoint))
+        if trial_id in self._statuses:  # recorded again (a retry): counted once, as it ended last
+            self._counts[self._statuses[trial_id]] -= 1
         self._statuses[trial_id] = row["status"]
+        self._counts[row["status"]] += 1
         if row["status"] != "errored" and row["final_test_error"] is not None:
             if self._best is None or row["final_test_error"] < self._best[0]:
                 self._best = (row["final_test_error"], describe(row))
@@ -106,7 +111,7 @@ class ResultRecorder(tune.Callback):
         return [by_epoch[epoch] for epoch in sorted(by_epoch)]
 
     def status_line(self):
-        counts = collections.Counter(self._statuses.values())
+        counts = self._counts
         best = f"; best final test error {self._best[0]:.4f} ({self._best[1]})" if self._best else ""
         return (f"[{self.study}] {len(self._statuses)} trials done: {counts['completed']} completed, "
                 f"{counts['pruned']} pruned, {counts['errored']} errored{best}")

@@ -151,8 +151,18 @@ def trainable_for(args, datasets):
                                {"cpu": args.cpus_per_trial, "gpu": args.gpus_per_trial})
 
 
-def build_tuner(study, args, datasets, experiment):
-    """The Tuner: Optuna (grid or TPE) under a concurrency limit, ASHA or FIFO, Parquet callback."""
+def sampler_for(study, args):
+    """Optuna's sampler: every grid cell (exhaustive studies) or TPE (searches)."""
+    import optuna
+
+    if study.exhaustive:
+        return optuna.samplers.GridSampler(study.grid_space(), seed=0)
+    return optuna.samplers.TPESampler(seed=study.seeds[0], n_startup_trials=max(4, args.max_concurrent))
+
+
+def build_tuner(study, args, datasets, experiment, trainable=None, callbacks=()):
+    """The Tuner: Optuna (grid or TPE) under a concurrency limit, ASHA or FIFO, Parquet callback.
+    `trainable` and extra `callbacks` are for benchmarks (default: run_trial on `datasets`)."""
     import optuna
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
@@ -160,8 +170,7 @@ def build_tuner(study, args, datasets, experiment):
     from ran_core.optuna_glue import PruningOptunaSearch
     from ran_core.recorder import ResultRecorder
 
-    sampler = (optuna.samplers.GridSampler(study.grid_space(), seed=0) if study.exhaustive
-               else optuna.samplers.TPESampler(seed=study.seeds[0], n_startup_trials=max(4, args.max_concurrent)))
+    sampler = sampler_for(study, args)
     storage = optuna.storages.RDBStorage(f"sqlite:///{Path(args.output) / 'optuna.db'}")
     searcher = PruningOptunaSearch(study.define_by_run, metric=METRIC, mode=MODE, sampler=sampler,
                                    storage=storage, study_name=experiment, max_t=args.epochs, time_attr=TIME_ATTR)
@@ -177,10 +186,10 @@ def build_tuner(study, args, datasets, experiment):
                                   num_samples=args.num_samples, max_concurrent_trials=args.max_concurrent,
                                   reuse_actors=True)
     run_config = tune.RunConfig(name=experiment, storage_path=args.storage, verbose=0,
-                                callbacks=[ResultRecorder(args.output, experiment, study.name)],
+                                callbacks=[ResultRecorder(args.output, experiment, study.name), *callbacks],
                                 failure_config=tune.FailureConfig(max_failures=args.max_failures),
                                 checkpoint_config=tune.CheckpointConfig(num_to_keep=2))
-    return tune.Tuner(trainable_for(args, datasets), tune_config=tune_config, run_config=run_config)
+    return tune.Tuner(trainable or trainable_for(args, datasets), tune_config=tune_config, run_config=run_config)
 
 
 def run_study(presets, argv=None):
