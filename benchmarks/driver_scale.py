@@ -6,8 +6,9 @@
 
 `recorder` calls ResultRecorder's hooks (on_trial_result per epoch, on_trial_complete) with
 minimal trial objects, as the TuneController would, then compacts and reads everything back.
-`optuna` times one suggestion (ask + the search study's define-by-run + tell) of the sweep's own
-sampler (sweep.sampler_for) on an SQLite study already holding N finished trials. `tuner` runs the
+`optuna` times one suggestion (ask + the search study's define-by-run) of the sweep's own sampler
+(sweep.sampler_for) on an in-memory study already holding N finished trials (one in five COMPLETE,
+the rest PRUNED, as under ASHA). `tuner` runs the
 sweep's own Tuner (sweep.build_tuner: PruningOptunaSearch, ASHA, recorder, reuse_actors) over a
 no-op trainable whose test error is a smooth function of the config, on a local Ray, and reports
 trials per minute and driver CPU per trial for each block of trials. Each prints JSON.
@@ -96,29 +97,33 @@ def bench_optuna(args):
     """Milliseconds per suggestion as the study grows, for the sweep's TPE and the given variants."""
     import numpy as np
 
-    study_def = Study("driver_scale", search=SEARCH, fixed={**SMOKE, "epochs": 9})
+    study_def = Study("driver_scale", search=SEARCH, fixed=_fixed(SEARCH, 9))
     _, sweep_args = configure({"smoke": study_def}, ["--output", tempfile.gettempdir(), "--max-concurrent", "8"])
-    samplers = {"sweep (sampler_for)": lambda: sampler_for(study_def, sweep_args)}
+    samplers = {"sweep: RecentTPESampler window 1000": lambda: sampler_for(study_def, sweep_args),
+                "plain TPESampler": lambda: optuna.samplers.TPESampler(seed=0, n_startup_trials=8)}
     rows = {}
     for name, make in samplers.items():
         rows[name] = {}
-        with tempfile.TemporaryDirectory(prefix="ran_optuna_") as tmp:
-            storage = optuna.storages.RDBStorage(f"sqlite:///{tmp}/optuna.db")
-            study = optuna.create_study(storage=storage, sampler=make(), direction="minimize")
-            rng, have = np.random.default_rng(0), 0
-            for size in sorted(args.sizes):
-                study.add_trials([_finished_trial(study_def, rng, 9) for _ in range(size - have)])
-                have = size
-                times = []
-                for _ in range(args.asks):
-                    started = time.perf_counter()
-                    trial = study.ask()
-                    study_def.define_by_run(trial)
-                    times.append(time.perf_counter() - started)
-                    study.tell(trial, state=optuna.trial.TrialState.FAIL)  # FAIL: TPE ignores it, size unchanged
-                rows[name][size] = round(1000 * float(np.median(times)), 1)
+        study = optuna.create_study(sampler=make(), direction="minimize")  # in memory: the sampler's own cost
+        rng, have = np.random.default_rng(0), 0
+        for size in sorted(args.sizes):
+            study.add_trials([_finished_trial(study_def, rng, 9) for _ in range(size - have)])
+            have = size
+            times = []
+            for _ in range(args.asks):
+                started = time.perf_counter()
+                trial = study.ask()
+                study_def.define_by_run(trial)
+                times.append(time.perf_counter() - started)
+                study.tell(trial, state=optuna.trial.TrialState.FAIL)  # FAIL: TPE ignores it, size unchanged
+            rows[name][size] = round(1000 * float(np.median(times)), 1)
             print(json.dumps({name: rows[name]}), file=sys.stderr, flush=True)
     return {"mode": "optuna", "ms_per_suggestion_by_finished_trials": rows}
+
+
+def _fixed(varied, epochs):
+    """The smoke recipe minus what the study varies, with its own epoch budget."""
+    return {**{k: v for k, v in SMOKE.items() if k not in varied}, "epochs": epochs}
 
 
 class _Probe(tune.Callback):
@@ -153,9 +158,9 @@ def bench_tuner(args):
         cells = math.ceil(args.trials / 10)
         lrs = [0.001 * 1000 ** (i / max(1, cells - 1)) for i in range(cells)]
         study = Study("driver_scale", grid={"learning_rate": lrs, "weight_decay": [1e-6 * 2.5 ** i for i in range(10)]},
-                      fixed={**SMOKE, "epochs": args.epochs})
+                      fixed=_fixed(("learning_rate", "weight_decay"), args.epochs))
     else:
-        study = Study("driver_scale", search=SEARCH, fixed={**SMOKE, "epochs": args.epochs})
+        study = Study("driver_scale", search=SEARCH, fixed=_fixed(SEARCH, args.epochs))
     with tempfile.TemporaryDirectory(prefix="ran_driver_") as tmp:
         argv = ["--output", f"{tmp}/out", "--storage", f"{tmp}/storage", "--max-concurrent", str(args.concurrency),
                 "--scheduler", "asha", "--cpus-per-trial", str(args.cpus_per_trial), "--max-failures", "0"]

@@ -152,12 +152,15 @@ def trainable_for(args, datasets):
 
 
 def sampler_for(study, args):
-    """Optuna's sampler: every grid cell (exhaustive studies) or TPE (searches)."""
+    """Optuna's sampler: every grid cell (exhaustive studies) or TPE over the newest 1,000 trials
+    (searches; a suggestion's cost stops growing there, docs/scaling.md)."""
     import optuna
+
+    from ran_core.recent_tpe import RecentTPESampler
 
     if study.exhaustive:
         return optuna.samplers.GridSampler(study.grid_space(), seed=0)
-    return optuna.samplers.TPESampler(seed=study.seeds[0], n_startup_trials=max(4, args.max_concurrent))
+    return RecentTPESampler(window=1000, seed=study.seeds[0], n_startup_trials=max(4, args.max_concurrent))
 
 
 def build_tuner(study, args, datasets, experiment, trainable=None, callbacks=()):
