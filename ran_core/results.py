@@ -6,8 +6,8 @@ a sweep runs, part files under `parts/<kind>/`. Recording appends one small part
 merged in bounded groups as they accumulate, and the end of a sweep folds everything into
 `<kind>.parquet` (`compact`). `read_results` is the one reader: compacted file plus parts, the
 latest row per key, so a trial recorded again (resume, retry, reconcile) appears exactly once.
-Every file appears by an atomic rename and parts are removed oldest first, so a reader running
-beside a writer never sees half a file and never a stale row in place of a newer one.
+Every file appears by an atomic rename, and the compacted file records the newest part it holds,
+so a reader running beside the writer never sees half a file nor an older row in place of a newer.
 """
 
 import itertools
@@ -115,7 +115,8 @@ def compact(folder, kind, rows=()):
     path = compacted_path(folder, kind)
     parts = _parts(folder, kind)
     compacted, through = _read_compacted(path, schema)
-    tables = ([compacted] if compacted is not None else []) + [_read(p, schema) for p in parts if _stamp_of(p) > through]
+    newer = [_read(p, schema) for p in parts if _stamp_of(p) > through]  # older ones are in it already
+    tables = ([compacted] if compacted is not None else []) + newer
     if rows:
         tables.append(_table(rows, schema))
     if not tables:
