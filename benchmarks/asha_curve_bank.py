@@ -30,6 +30,15 @@ FIXED = {"dataset": "digits", "batch_size": 32, "lr_drops": (0.5, 0.75)}
 CONFIG = ("model", "width", *(name for name in GRID if name != "model"))
 
 
+def bank_from(folder):
+    """One row per epoch of every trial in a sweep's result folder that ran its whole budget."""
+    trials = read_results(folder, "trials").to_pandas()
+    epochs = read_results(folder, "epochs").to_pandas()
+    done = trials[trials["status"] == "completed"]
+    bank = epochs[["trial_id", "epoch", "test_error", "epoch_time_s"]].merge(done[["trial_id", *CONFIG]], on="trial_id")
+    return bank[["trial_id", *CONFIG, "epoch", "test_error", "epoch_time_s"]].sort_values(["trial_id", "epoch"])
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=18, help="the full budget every configuration runs")
@@ -45,16 +54,14 @@ def main(argv=None):
                                               "--storage", f"{tmp}/storage", "--backend", args.backend,
                                               "--max-concurrent", str(args.max_concurrent)])
         wall = time.perf_counter() - started
-        trials = read_results(f"{tmp}/out", "trials").to_pandas()
-        epochs = read_results(f"{tmp}/out", "epochs").to_pandas()
-    if status != 0 or (trials["status"] != "completed").any():
-        print(f"error: the bank sweep did not complete every trial (exit {status})", file=sys.stderr)
+        bank = bank_from(f"{tmp}/out")
+    configs = bank["trial_id"].nunique()
+    if status != 0 or configs < study.num_cells():
+        print(f"error: only {configs} of {study.num_cells()} configurations ran their whole budget "
+              f"(sweep exit status {status}); nothing written", file=sys.stderr)
         return 1
-    bank = epochs[["trial_id", "epoch", "test_error", "epoch_time_s"]].merge(
-        trials[["trial_id", *CONFIG]], on="trial_id")
-    bank = bank[["trial_id", *CONFIG, "epoch", "test_error", "epoch_time_s"]].sort_values(["trial_id", "epoch"])
     write_table(pa.Table.from_pandas(bank, preserve_index=False), args.out)
-    print(f"{len(trials)} configurations x {args.epochs} epochs -> {args.out}; sweep wall time {wall:.0f} s, "
+    print(f"{configs} configurations x {args.epochs} epochs -> {args.out}; sweep wall time {wall:.0f} s, "
           f"epochs' own time {bank['epoch_time_s'].sum():.0f} s")
     return 0
 

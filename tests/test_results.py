@@ -43,8 +43,9 @@ def test_compaction_writes_one_complete_file_removes_the_parts_and_later_rows_st
     assert sorted(p.name for p in tmp_path.iterdir()) == ["epochs.parquet", "parts"], "no temporary file left"
 
 
-def test_parts_are_merged_in_bounded_groups_and_every_row_survives(tmp_path):
-    flushes = 2 * results.MERGE_GROUP ** 2 + 3  # two merges into level 2, with levels 0 and 1 left over
+def test_parts_are_merged_in_bounded_groups_and_every_row_survives(tmp_path, monkeypatch):
+    monkeypatch.setattr(results, "MERGE_GROUP", 4)  # the same logic, fewer files to write
+    flushes = 2 * results.MERGE_GROUP ** 2 + 3  # two merges into level 2, plus three level-0 parts
     for i in range(flushes):
         append(tmp_path, "epochs", [row(f"t{i}", 1, 0.5), row(f"t{i // 2}", 2, i / flushes)])
     names = [p.name for p in parts_path(tmp_path, "epochs").iterdir()]
@@ -110,3 +111,15 @@ def test_a_failed_write_leaves_the_old_file_intact(tmp_path):
         write_atomic(path, 12345)
     assert path.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
+
+
+def test_the_analysis_loader_reads_a_running_sweeps_parts_once(tmp_path):
+    from ran_core.analysis import load_results
+
+    folder = tmp_path / "search"
+    append(folder, "epochs", [row("a", 1, 0.9), row("a", 2, 0.8)])
+    append(folder, "epochs", [row("a", 2, 0.5)])  # a retry of epoch 2
+    append(folder, "trials", [{"experiment_id": "exp", "study": "search", "trial_id": "a", "status": "completed"}])
+    loaded = load_results(tmp_path)
+    assert loaded.studies == ["search", "s"] and len(loaded.trials) == 1  # `row` says study "s"
+    assert loaded.epochs["test_error"].tolist() == [0.9, 0.5]
