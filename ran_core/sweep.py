@@ -33,7 +33,8 @@ def parser(presets):
     p.add_argument("--epochs", type=int, help="replace the preset's epoch budget")
     p.add_argument("--width", type=float, help="replace the preset's channel multiplier (1.0 = paper widths)")
     p.add_argument("--scheduler", choices=["asha", "fifo"], help="default: asha for searches, fifo for grids")
-    p.add_argument("--grace-period", type=int, help="ASHA: epochs before a trial can be stopped")
+    p.add_argument("--grace-period", type=int, help="ASHA: epochs before a trial can be stopped (default: a third "
+                                                    "of the budget; README, Early stopping)")
     p.add_argument("--reduction-factor", type=int, default=3, help="ASHA: keep 1/N of the trials at each rung")
     p.add_argument("--cpus-per-trial", type=float, default=1.0)
     p.add_argument("--gpus-per-trial", type=float,
@@ -151,6 +152,12 @@ def trainable_for(args, datasets):
                                {"cpu": args.cpus_per_trial, "gpu": args.gpus_per_trial})
 
 
+def default_grace_period(epochs):
+    """A third of the budget. Replayed on real digits curves (benchmarks/asha_replay.py), ASHA stopping
+    trials on earlier epochs' test error often stopped the eventual best configuration."""
+    return max(1, epochs // 3)
+
+
 def sampler_for(study, args):
     """Optuna's sampler: every grid cell (exhaustive studies) or TPE over the newest 1,000 trials
     (searches; a suggestion's cost stops growing there, docs/scaling.md)."""
@@ -179,7 +186,7 @@ def build_tuner(study, args, datasets, experiment, trainable=None, callbacks=())
                                    storage=storage, study_name=experiment, max_t=args.epochs, time_attr=TIME_ATTR)
     if args.scheduler == "asha":
         scheduler = ASHAScheduler(time_attr=TIME_ATTR, max_t=args.epochs,
-                                  grace_period=args.grace_period or max(1, args.epochs // 9),
+                                  grace_period=args.grace_period or default_grace_period(args.epochs),
                                   reduction_factor=args.reduction_factor)
     else:
         scheduler = FIFOScheduler()
