@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ran_core.model_names import split_model_name
-from ran_core.results import EPOCH_KEY, EPOCHS_SCHEMA, TRIAL_KEY, TRIALS_SCHEMA
+from ran_core.results import EPOCH_KEY, EPOCHS_SCHEMA, TRIAL_KEY, TRIALS_SCHEMA, has_results, read_results
 from ran_core.studies import STUDY_NAMES
 
 __all__ = [
@@ -34,7 +34,6 @@ __all__ = [
     "find_study_dirs",
     "is_missing",
     "load_results",
-    "read_parquet",
     "status_counts",
 ]
 
@@ -189,14 +188,14 @@ def _as_list(cast):
 def find_study_dirs(path: str | os.PathLike, max_depth: int = 3) -> list[Path]:
     """Folders under ``path`` (itself included) holding a result file.
 
-    A folder with ``trials.parquet`` or ``epochs.parquet`` is a study folder and is not searched
-    further; hidden folders are skipped.
+    A folder with ``trials.parquet`` or ``epochs.parquet`` (or their parts, while a sweep runs) is a
+    study folder and is not searched further; hidden folders are skipped.
     """
     root = Path(path)
     found: list[Path] = []
 
     def walk(p: Path, depth: int):
-        if (p / TRIALS_FILE).is_file() or (p / EPOCHS_FILE).is_file():
+        if has_results(p, "trials") or has_results(p, "epochs"):
             found.append(p)
             return
         if depth >= max_depth:
@@ -213,20 +212,17 @@ def find_study_dirs(path: str | os.PathLike, max_depth: int = 3) -> list[Path]:
     return found
 
 
-def read_parquet(path: Path) -> pd.DataFrame:
-    """The one place the analysis code reads a Parquet file."""
-    return pd.read_parquet(path)
-
-
-def _read(path: Path, notes: list[str], label: str) -> pd.DataFrame | None:
-    if not path.is_file():
-        notes.append(f"{label}: {path.name} missing")
+def _read(folder: Path, kind: str, notes: list[str], label: str) -> pd.DataFrame | None:
+    """One kind ("trials" or "epochs") of a result folder through `ran_core.results.read_results`
+    (compacted file plus a running sweep's parts, the latest row per key)."""
+    if not has_results(folder, kind):
+        notes.append(f"{label}: {kind}.parquet missing")
         return None
     try:
-        return read_parquet(path)
+        return read_results(folder, kind).to_pandas()
     except Exception as exc:  # a damaged file must not hide the others
-        notes.append(f"{label}: {path.name} unreadable ({type(exc).__name__}: {exc})")
-        warnings.warn(f"Could not read {path}: {exc}", stacklevel=3)
+        notes.append(f"{label}: {kind}.parquet unreadable ({type(exc).__name__}: {exc})")
+        warnings.warn(f"Could not read {kind} of {folder}: {exc}", stacklevel=3)
         return None
 
 
@@ -249,8 +245,8 @@ def load_results(path_or_paths: str | os.PathLike | Iterable[str | os.PathLike])
             continue
         for d in find_study_dirs(p):
             sources.append(d)
-            for fname, bucket, columns in ((TRIALS_FILE, trials, trial_columns), (EPOCHS_FILE, epochs, epoch_columns)):
-                df = _read(d / fname, notes, d.name)
+            for kind, bucket, columns in (("trials", trials, trial_columns), ("epochs", epochs, epoch_columns)):
+                df = _read(d, kind, notes, d.name)
                 if df is None:
                     continue
                 df = _conform(df.assign(source=str(d)), columns)

@@ -1,39 +1,45 @@
-"""Driver-side Tune callback: every trial and epoch into Parquet as it happens, plus a status line.
+"""Driver-side Tune callback: every trial and epoch into the result folder, plus a status line.
 
-Rows are upserted by key (results.upsert), so a trial reported again after `--resume` or a
-retry replaces its earlier rows instead of duplicating them. The callback is pickled with the
-experiment (Tuner.restore rebuilds it), so it holds only paths and small counters.
+Rows are buffered and appended as one small Parquet part per flush (ran_core.results), so the
+driver's cost per event does not grow with what is already recorded; the end of the sweep
+(`finish`, from sweep.reconcile) folds everything into trials.parquet and epochs.parquet. A trial
+recorded again after `--resume` or a retry replaces its earlier rows (readers keep the latest row
+per key). The callback is pickled with the experiment (Tuner.restore rebuilds it), so it holds
+only paths, counters and the epochs of trials still running.
 """
 
 import collections
 import json
 import time
-from pathlib import Path
 
+import pyarrow.compute as pc
 from ray import tune
 
 from ran_core.optuna_glue import DIVERGED
-from ran_core.results import (CONFIG_COLUMNS, EPOCH_KEY, EPOCHS_SCHEMA, TRIAL_KEY, TRIALS_SCHEMA,
-                              upsert)
+from ran_core.results import CONFIG_COLUMNS, EPOCHS_SCHEMA, append, compact, read_results
 
 RUNTIME_KEYS = ("node", "node_id", "accelerator", "backend", "keras_version", "backend_version", "ray_version",
                 "optuna_version", "python_version", "params", "num_classes", "realised_noise_ratio")
 
 
 class ResultRecorder(tune.Callback):
-    """Writes `trials.parquet` and `epochs.parquet` under `output` and prints progress."""
+    """Records trials and epochs under `output` (flushed every `flush_every_s` or `flush_rows` rows)
+    and prints progress."""
 
-    def __init__(self, output, experiment_id, study, flush_every_s=10.0, status_every_s=30.0):
+    def __init__(self, output, experiment_id, study, flush_every_s=10.0, status_every_s=30.0, flush_rows=20_000):
         self.output, self.experiment_id, self.study = str(output), experiment_id, study
-        self.flush_every_s, self.status_every_s = flush_every_s, status_every_s
-        self._pending, self._statuses, self._best = [], {}, None
-        self._last_flush = self._last_status = 0.0
+        self.flush_every_s, self.status_every_s, self.flush_rows = flush_every_s, status_every_s, flush_rows
+        self._pending = {"trials": [], "epochs": []}
+        self._running = {}  # trial id -> its epoch rows so far (trials still running only)
+        self._statuses, self._counts, self._best = {}, collections.Counter(), None
+        self._last_flush = self._last_status = time.monotonic()
 
     # Tune hooks ---------------------------------------------------------------------------------
     def on_trial_result(self, iteration, trials, trial, result, **info):
-        self._pending.append(epoch_row(self.experiment_id, self.study, trial.trial_id, result))
-        if time.monotonic() - self._last_flush > self.flush_every_s:
-            self.flush()
+        row = epoch_row(self.experiment_id, self.study, trial.trial_id, result)
+        self._pending["epochs"].append(row)
+        self._running.setdefault(trial.trial_id, []).append(row)
+        self._flush_if_due()
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         self.record_trial(trial.trial_id, trial.config, trial.last_result, None, trial.checkpoint)
@@ -42,6 +48,7 @@ class ResultRecorder(tune.Callback):
         self.record_trial(trial.trial_id, trial.config, trial.last_result, error_text(trial), trial.checkpoint)
 
     def on_step_end(self, iteration, trials, **info):
+        self._flush_if_due()
         if time.monotonic() - self._last_status > self.status_every_s:
             self._last_status = time.monotonic()
             states = collections.Counter(trial.status for trial in trials)
@@ -53,40 +60,60 @@ class ResultRecorder(tune.Callback):
 
     # Rows ---------------------------------------------------------------------------------------
     def flush(self):
-        if self._pending:
-            upsert(Path(self.output) / "epochs.parquet", self._pending, EPOCHS_SCHEMA, EPOCH_KEY)
-            self._pending = []
+        """Appends the buffered rows as one part per kind: cost of these rows only."""
+        for kind, rows in self._pending.items():
+            append(self.output, kind, rows)
+        self._pending = {"trials": [], "epochs": []}
         self._last_flush = time.monotonic()
 
-    def record_trial(self, trial_id, config, last_result, error, checkpoint, epochs=None, quiet=False,
-                     interrupted=False):
-        """Writes one trial row; `epochs` (rows) replace what was reported, e.g. when reconciling;
+    def _flush_if_due(self):
+        pending = len(self._pending["epochs"]) + len(self._pending["trials"])
+        if pending >= self.flush_rows or time.monotonic() - self._last_flush > self.flush_every_s:
+            self.flush()
+
+    def record_trial(self, trial_id, config, last_result, error, checkpoint, interrupted=False):
+        """Buffers the row of a trial that ended (written at the next flush) and prints the status;
         `interrupted`: the sweep was stopped (signal) before this trial finished."""
-        if epochs:
-            self._pending.extend(epochs)
-        self.flush()
-        row = trial_row(self.experiment_id, self.study, trial_id, config, last_result or {}, error,
-                        self._epochs_of(trial_id), confusion_from(checkpoint), interrupted)
-        upsert(Path(self.output) / "trials.parquet", [row], TRIALS_SCHEMA, TRIAL_KEY)
+        last_result = last_result or {}
+        row = self.trial_row(trial_id, config, last_result, error, checkpoint,
+                             self._epochs_of(trial_id, last_result.get("epoch") or 0), interrupted)
+        self._pending["trials"].append(row)
+        print(self.status_line(), flush=True)
+        self._flush_if_due()
+        return row
+
+    def trial_row(self, trial_id, config, last_result, error, checkpoint, epochs, interrupted=False):
+        """The trial's row from its epoch rows (in epoch order), counted in the status line."""
+        row = trial_row(self.experiment_id, self.study, trial_id, config, last_result or {}, error, epochs,
+                        confusion_from(checkpoint), interrupted)
+        if trial_id in self._statuses:  # recorded again (a retry): counted once, as it ended last
+            self._counts[self._statuses[trial_id]] -= 1
         self._statuses[trial_id] = row["status"]
+        self._counts[row["status"]] += 1
         if row["status"] in ("completed", "pruned") and row["final_test_error"] is not None:
             if self._best is None or row["final_test_error"] < self._best[0]:
                 self._best = (row["final_test_error"], describe(row))
-        if not quiet:
-            print(self.status_line(), flush=True)
         return row
 
-    def _epochs_of(self, trial_id):
-        import pyarrow.parquet as pq
-        path = Path(self.output) / "epochs.parquet"
-        if not path.exists():
-            return []
-        table = pq.read_table(path, filters=[("experiment_id", "=", self.experiment_id),
-                                             ("trial_id", "=", trial_id)])
-        return table.sort_by("epoch").to_pylist() if table.num_rows else []
+    def finish(self, trials=(), epochs=()):
+        """Ends a sweep: buffered rows, then `trials` and `epochs` (rows that replace any recorded
+        for the same keys) folded into trials.parquet and epochs.parquet, each written once."""
+        compact(self.output, "epochs", [*self._pending["epochs"], *epochs])
+        compact(self.output, "trials", [*self._pending["trials"], *trials])
+        self._pending = {"trials": [], "epochs": []}
+
+    def _epochs_of(self, trial_id, last_epoch):
+        """The trial's epoch rows, one per epoch. Kept in memory while it runs; only a trial that
+        started before a driver restart needs its earlier epochs read back (once, at its end)."""
+        by_epoch = {row["epoch"]: row for row in self._running.pop(trial_id, [])}
+        if len(by_epoch) < last_epoch:
+            table = read_results(self.output, "epochs")
+            mine = pc.and_(pc.equal(table["experiment_id"], self.experiment_id), pc.equal(table["trial_id"], trial_id))
+            by_epoch = {row["epoch"]: row for row in table.filter(mine).to_pylist()} | by_epoch
+        return [by_epoch[epoch] for epoch in sorted(by_epoch)]
 
     def status_line(self):
-        counts = collections.Counter(self._statuses.values())
+        counts = self._counts
         best = f"; best final test error {self._best[0]:.4f} ({self._best[1]})" if self._best else ""
         return (f"[{self.study}] {len(self._statuses)} trials done: {counts['completed']} completed, "
                 f"{counts['pruned']} pruned, {counts['errored']} errored{self._rare(counts)}{best}")
@@ -107,21 +134,13 @@ def trial_row(experiment_id, study, trial_id, config, last_result, error, epochs
     trial trained with, defaults included."""
     config = effective_config(config or {})
     epochs_run = max((e["epoch"] for e in epochs), default=last_result.get("epoch") or 0)
-    budget = config.get("epochs")
-    if error:
-        status = "errored"
-    elif last_result.get(DIVERGED):  # the trainable stopped it: loss NaN/inf
-        status = "diverged"
-    elif interrupted:
-        status = "interrupted"
-    else:
-        status = "completed" if budget is None or epochs_run >= budget else "pruned"
     errors = [e["test_error"] for e in epochs if e.get("test_error") is not None]
     speeds = [e["images_per_s"] for e in epochs if e.get("images_per_s")]
     steady = speeds[1:] or speeds  # the first epoch includes compilation
     last = epochs[-1] if epochs else last_result
     return {
-        "experiment_id": experiment_id, "study": study, "trial_id": trial_id, "status": status,
+        "experiment_id": experiment_id, "study": study, "trial_id": trial_id,
+        "status": trial_status(error, epochs_run, config.get("epochs"), bool(last_result.get(DIVERGED)), interrupted),
         "error": error, **{name: config.get(name) for name in CONFIG_COLUMNS},
         **{name: last_result.get(name) for name in RUNTIME_KEYS},
         "epochs_run": epochs_run,
@@ -131,6 +150,18 @@ def trial_row(experiment_id, study, trial_id, config, last_result, error, epochs
         "test_confusion": confusion, "wall_time_s": last_result.get("time_total_s"),
         "images_per_s": sum(steady) / len(steady) if steady else None,
     }
+
+
+def trial_status(error, epochs_run, budget, diverged=False, interrupted=False):
+    """What became of a trial: `errored`, `diverged` (the trainable stopped it at a NaN/inf loss),
+    `interrupted` (the sweep was stopped first), `completed` (its whole epoch budget) or `pruned`."""
+    if error:
+        return "errored"
+    if diverged:
+        return "diverged"
+    if interrupted:
+        return "interrupted"
+    return "completed" if budget is None or epochs_run >= budget else "pruned"
 
 
 def effective_config(config):

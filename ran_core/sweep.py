@@ -46,7 +46,8 @@ def parser(presets):
     p.add_argument("--epochs", type=int, help="replace the preset's epoch budget")
     p.add_argument("--width", type=float, help="replace the preset's channel multiplier (1.0 = paper widths)")
     p.add_argument("--scheduler", choices=["asha", "fifo"], help="default: asha for searches, fifo for grids")
-    p.add_argument("--grace-period", type=int, help="ASHA: epochs before a trial can be stopped")
+    p.add_argument("--grace-period", type=int, help="ASHA: epochs before a trial can be stopped (default: a third "
+                                                    "of the budget; README, Early stopping)")
     p.add_argument("--reduction-factor", type=int, default=3, help="ASHA: keep 1/N of the trials at each rung")
     p.add_argument("--cpus-per-trial", type=float, default=1.0)
     p.add_argument("--gpus-per-trial", type=float,
@@ -195,8 +196,27 @@ def trainable_for(args, datasets):
                                {"cpu": args.cpus_per_trial, "gpu": args.gpus_per_trial})
 
 
-def build_tuner(study, args, datasets, experiment):
-    """The Tuner: Optuna (grid or TPE) under a concurrency limit, ASHA or FIFO, Parquet callback."""
+def default_grace_period(epochs):
+    """A third of the budget. Replayed on real digits curves (benchmarks/asha_replay.py), ASHA stopping
+    trials on earlier epochs' test error often stopped the eventual best configuration."""
+    return max(1, epochs // 3)
+
+
+def sampler_for(study, args):
+    """Optuna's sampler: every grid cell (exhaustive studies) or TPE over the newest 1,000 trials
+    (searches; a suggestion's cost stops growing there, docs/scaling.md)."""
+    import optuna
+
+    from ran_core.recent_tpe import RecentTPESampler
+
+    if study.exhaustive:
+        return optuna.samplers.GridSampler(study.grid_space(), seed=0)
+    return RecentTPESampler(window=1000, seed=study.seeds[0], n_startup_trials=max(4, args.max_concurrent))
+
+
+def build_tuner(study, args, datasets, experiment, trainable=None, callbacks=()):
+    """The Tuner: Optuna (grid or TPE) under a concurrency limit, ASHA or FIFO, Parquet callback.
+    `trainable` and extra `callbacks` are for benchmarks (default: run_trial on `datasets`)."""
     import optuna
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
@@ -204,24 +224,26 @@ def build_tuner(study, args, datasets, experiment):
     from ran_core.optuna_glue import PruningOptunaSearch
     from ran_core.recorder import ResultRecorder
 
-    sampler = (optuna.samplers.GridSampler(study.grid_space(), seed=0) if study.exhaustive
-               else optuna.samplers.TPESampler(seed=study.seeds[0], n_startup_trials=max(4, args.max_concurrent)))
+    sampler = sampler_for(study, args)
     storage = optuna.storages.RDBStorage(optuna_url(args.output))
     searcher = PruningOptunaSearch(study.define_by_run, metric=METRIC, mode=MODE, sampler=sampler,
                                    storage=storage, study_name=experiment, max_t=args.epochs, time_attr=TIME_ATTR)
     if args.scheduler == "asha":
         scheduler = ASHAScheduler(time_attr=TIME_ATTR, max_t=args.epochs,
-                                  grace_period=args.grace_period or max(1, args.epochs // 9),
+                                  grace_period=args.grace_period or default_grace_period(args.epochs),
                                   reduction_factor=args.reduction_factor)
     else:
         scheduler = FIFOScheduler()
+    # reuse_actors: a finished trial's worker process (TensorFlow/JAX imported, data in memory) runs
+    # the next trial; run_trial clears the Keras session first, so nothing of the old trial is kept.
     tune_config = tune.TuneConfig(search_alg=searcher, scheduler=scheduler, metric=METRIC, mode=MODE,
-                                  num_samples=args.num_samples, max_concurrent_trials=args.max_concurrent)
+                                  num_samples=args.num_samples, max_concurrent_trials=args.max_concurrent,
+                                  reuse_actors=True)
     run_config = tune.RunConfig(name=experiment, storage_path=args.storage, verbose=0,
-                                callbacks=[ResultRecorder(args.output, experiment, study.name)],
+                                callbacks=[ResultRecorder(args.output, experiment, study.name), *callbacks],
                                 failure_config=tune.FailureConfig(max_failures=args.max_failures),
                                 checkpoint_config=tune.CheckpointConfig(num_to_keep=2))
-    return tune.Tuner(trainable_for(args, datasets), tune_config=tune_config, run_config=run_config)
+    return tune.Tuner(trainable or trainable_for(args, datasets), tune_config=tune_config, run_config=run_config)
 
 
 def optuna_url(output):
@@ -313,12 +335,13 @@ def _run(study, args, datasets, argv, interrupt):
 
 
 def reconcile(grid, recorder, interrupted=frozenset()):
-    """Re-records every trial of the ResultGrid from Tune's own files (rows are upserted: a row
-    the callback missed, e.g. when the driver died, is added; none is doubled). Trials whose ids
-    are in `interrupted` were stopped by a signal before they finished."""
+    """Re-records every trial of the ResultGrid from Tune's own files and compacts the result folder:
+    rows are collected first, then each file is written once (a row the callback missed, e.g. when
+    the driver died, is added; one it recorded is replaced, never doubled). Trials whose ids are in
+    `interrupted` were stopped by a signal before they finished."""
     from ran_core.recorder import epoch_row, exception_line
 
-    errored = []
+    errored, trial_rows, epoch_rows = [], [], []
     for result in grid:
         trial_id = (result.metrics or {}).get("trial_id") or _interrupted_id(result, interrupted)
         error = exception_line(str(result.error)) if result.error else None
@@ -328,11 +351,16 @@ def reconcile(grid, recorder, interrupted=frozenset()):
             continue
         frame = result.metrics_dataframe
         records = frame.to_dict("records") if frame is not None and "epoch" in frame else []
-        epochs = [epoch_row(recorder.experiment_id, recorder.study, trial_id,
-                            {k: v for k, v in r.items() if not (isinstance(v, float) and math.isnan(v))})
-                  for r in records]
-        recorder.record_trial(trial_id, result.config, result.metrics or {}, error, result.checkpoint,
-                              epochs=epochs, quiet=True, interrupted=trial_id in interrupted)
+        epochs = {}
+        for record in records:  # a retried trial may report an epoch twice: the later one counts
+            row = epoch_row(recorder.experiment_id, recorder.study, trial_id,
+                            {k: v for k, v in record.items() if not (isinstance(v, float) and math.isnan(v))})
+            epochs[row["epoch"]] = row
+        epochs = [epochs[epoch] for epoch in sorted(epochs)]
+        epoch_rows += epochs
+        trial_rows.append(recorder.trial_row(trial_id, result.config, result.metrics or {}, error,
+                                             result.checkpoint, epochs, trial_id in interrupted))
+    recorder.finish(trials=trial_rows, epochs=epoch_rows)
     lines = [recorder.status_line(), f"results: {recorder.output}/trials.parquet, epochs.parquet"]
     if errored:
         lines.append(f"{len(errored)} trial(s) errored:")

@@ -13,7 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ran_core import analysis, paper, plots, report  # noqa: E402
-from ran_core.results import EPOCHS_SCHEMA, TRIALS_SCHEMA, column_types, upsert  # noqa: E402
+from ran_core.results import EPOCHS_SCHEMA, TRIALS_SCHEMA, column_types, compact  # noqa: E402
 from ran_core.studies import STUDIES, STUDY_NAMES, study_info  # noqa: E402
 
 from results_fixture import ALL_STUDIES, write_fixture_results  # noqa: E402
@@ -152,8 +152,8 @@ def _full_row(schema, **values):
 def test_load_results_keeps_every_written_column_with_its_value(tmp_path):
     trial = _full_row(TRIALS_SCHEMA, study="depth", model="attention92", num_classes=2)
     epoch = _full_row(EPOCHS_SCHEMA, study="depth", epoch=1)
-    upsert(tmp_path / "depth" / "trials.parquet", [trial], TRIALS_SCHEMA, ("experiment_id", "trial_id"))
-    upsert(tmp_path / "depth" / "epochs.parquet", [epoch], EPOCHS_SCHEMA, ("experiment_id", "trial_id", "epoch"))
+    compact(tmp_path / "depth", "trials", [trial])
+    compact(tmp_path / "depth", "epochs", [epoch])
     res = analysis.load_results(tmp_path)
     assert list(analysis.TRIAL_COLUMNS) == TRIALS_SCHEMA.names and list(analysis.EPOCH_COLUMNS) == EPOCHS_SCHEMA.names
     for frame, row in ((res.trials, trial), (res.epochs, epoch)):

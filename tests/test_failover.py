@@ -10,6 +10,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from ran_core.results import read_results
 from ray_nodes import LocalRayCluster
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,10 +28,9 @@ def test_trial_resumes_on_the_surviving_node_and_every_trial_lands_once(tmp_path
             [sys.executable, str(ROOT / "sweeps" / "depth.py"), "--address", cluster.address, "--epochs", str(EPOCHS),
              *TINY_WORKLOAD, "--max-concurrent", "2", "--output", str(out), "--storage", str(storage)],
             env=cluster.env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        epochs_file = out / "epochs.parquet"
         killed_after = None
         while time.monotonic() - started < 600 and driver.poll() is None:
-            rows = pq.read_table(epochs_file).to_pylist() if epochs_file.exists() else []
+            rows = read_results(out, "epochs").to_pylist()  # mid-run: the recorder's parts
             on_worker = [r for r in rows if r["node_id"] == cluster.worker_node_id]
             if on_worker:
                 victim = on_worker[0]["trial_id"]

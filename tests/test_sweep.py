@@ -14,7 +14,7 @@ import optuna
 import pyarrow.parquet as pq
 import pytest
 
-from ran_core.results import EPOCHS_SCHEMA, TRIALS_SCHEMA
+from ran_core.results import EPOCHS_SCHEMA, TRIALS_SCHEMA, read_results
 from ran_core.space import Study
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,16 +119,15 @@ def test_a_failing_trial_is_recorded_and_makes_the_sweep_exit_1_and_the_backend_
 def test_killed_driver_resumes_without_losing_or_duplicating_rows(tmp_path):
     flags = ["--epochs", "4", *TINY_WORKLOAD, "--max-concurrent", "2"]
     driver = sweep("attention_types", tmp_path, *flags, wait=False)
-    epochs_file = tmp_path / "out" / "epochs.parquet"
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline and driver.poll() is None:
-        if epochs_file.exists() and pq.read_table(epochs_file).num_rows >= 3:
+        if read_results(tmp_path / "out", "epochs").num_rows >= 3:  # read mid-run: parts, before compaction
             break
         time.sleep(1)
     assert driver.poll() is None, "the sweep finished before it could be interrupted"
     os.killpg(driver.pid, signal.SIGKILL)
     driver.wait()
-    rows_before = pq.read_table(epochs_file).num_rows
+    rows_before = read_results(tmp_path / "out", "epochs").num_rows
     assert rows_before < 12
 
     run = sweep("attention_types", tmp_path, *flags, "--resume")

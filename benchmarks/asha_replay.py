@@ -1,0 +1,211 @@
+"""Early stopping replayed on real learning curves: epochs used and regret, scheduler by scheduler.
+
+    python benchmarks/asha_replay.py                     # the bank in benchmarks/, 100 random orders, 4 workers
+    python benchmarks/asha_replay.py --orders 300 --workers 8 --bank other_bank.parquet
+
+Reads the curve bank (benchmarks/asha_curve_bank.py: every configuration's test error at every
+epoch of its full budget) and replays a sweep over it for many random trial orders: `--workers`
+trials run at once, each epoch takes that configuration's measured epoch time, and the decision
+after every epoch is taken by the real scheduler object (Tune's ASHA, synchronous HyperBand and
+median stopping, driven through their TrialScheduler hooks by a small event loop standing in for
+the TuneController) or the real Optuna pruner (trial.report / should_prune on an in-memory study).
+No training: thousands of sweeps in seconds.
+
+For each scheduler it prints the fraction of the full-budget epochs used (epochs run / (configs x
+budget)) and the regret: final test error of the configuration the sweep picks (lowest final error
+among the trials that ran the whole budget) minus the lowest final error in the bank, in
+percentage points; mean, standard deviation and 90th percentile over the orders.
+"""
+
+import argparse
+import heapq
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pyarrow.parquet as pq
+from ray.tune.experiment import Trial
+from ray.tune.schedulers import ASHAScheduler, HyperBandScheduler, MedianStoppingRule, TrialScheduler
+
+BANK = Path(__file__).with_name("asha_curve_bank.parquet")
+METRIC, MODE, TIME_ATTR = "test_error", "min", "epoch"
+
+
+class Curves:
+    """The bank as arrays: error[config, epoch - 1] and seconds per epoch of each configuration."""
+
+    def __init__(self, path):
+        frame = pq.read_table(path).to_pandas().sort_values(["trial_id", "epoch"])
+        self.names = list(dict.fromkeys(frame["trial_id"]))
+        self.error = np.stack([g["test_error"].to_numpy() for _, g in frame.groupby("trial_id", sort=False)])
+        self.epoch_s = np.array([g["epoch_time_s"].median() for _, g in frame.groupby("trial_id", sort=False)])
+        self.configs, self.budget = self.error.shape
+        self.final = self.error[:, -1]
+
+
+class _Trial:
+    """What a TrialScheduler reads of a trial."""
+
+    def __init__(self, index):
+        self.trial_id, self.index, self.status = f"t{index:04d}", index, Trial.PENDING
+        self.is_saving, self.last_result, self.epochs_run = False, {}, 0
+
+    def __repr__(self):
+        return self.trial_id
+
+
+class _Controller:
+    """The part of Tune's TuneController the schedulers call back into."""
+
+    def __init__(self, scheduler):
+        self.scheduler, self.trials = scheduler, []
+
+    def get_trials(self):
+        return self.trials
+
+    def get_live_trials(self):
+        return [t for t in self.trials if t.status != Trial.TERMINATED]
+
+    def stop_trial(self, trial):  # as TuneController.stop_trial for a trial that is not running
+        if trial.status in (Trial.PENDING, Trial.PAUSED):
+            self.scheduler.on_trial_remove(self, trial)
+            trial.status = Trial.TERMINATED
+
+
+def replay_tune(make_scheduler, curves, order, workers):
+    """One sweep over the configurations in `order` under a Tune scheduler; returns epochs run per config."""
+    scheduler = make_scheduler()
+    controller = _Controller(scheduler)
+    waiting, running, now = list(order), [], 0.0
+
+    def next_trial():
+        chosen = scheduler.choose_trial_to_run(controller)
+        if chosen is None and waiting:
+            chosen = _Trial(waiting.pop(0))
+            controller.trials.append(chosen)
+            scheduler.on_trial_add(controller, chosen)
+        return chosen
+
+    def start(trial):
+        trial.status = Trial.RUNNING
+        heapq.heappush(running, (now + curves.epoch_s[trial.index], trial.trial_id, trial))
+
+    while True:
+        while len(running) < workers and (trial := next_trial()) is not None:
+            start(trial)
+        if not running:
+            break
+        now, _, trial = heapq.heappop(running)
+        trial.epochs_run += 1
+        result = {TIME_ATTR: trial.epochs_run, "training_iteration": trial.epochs_run,
+                  METRIC: float(curves.error[trial.index, trial.epochs_run - 1])}
+        trial.last_result = result
+        decision = scheduler.on_trial_result(controller, trial, result)
+        if trial.epochs_run == curves.budget or decision == TrialScheduler.STOP:
+            scheduler.on_trial_complete(controller, trial, result)
+            trial.status = Trial.TERMINATED
+        elif decision == TrialScheduler.PAUSE:
+            trial.status = Trial.PAUSED
+        else:
+            start(trial)
+    epochs = np.zeros(curves.configs, dtype=int)
+    for trial in controller.trials:
+        epochs[trial.index] = trial.epochs_run
+    return epochs
+
+
+def replay_optuna(make_pruner, curves, order, workers):
+    """The same sweep with an Optuna pruner deciding after every reported epoch."""
+    study = optuna.create_study(direction="minimize", pruner=make_pruner(),
+                                sampler=optuna.samplers.RandomSampler(seed=0))
+    waiting, running, now = list(order), [], 0.0
+    epochs = np.zeros(curves.configs, dtype=int)
+
+    def start(index, trial):
+        heapq.heappush(running, (now + curves.epoch_s[index], trial.number, index, trial))
+
+    while True:
+        while len(running) < workers and waiting:
+            start(waiting.pop(0), study.ask())
+        if not running:
+            break
+        now, _, index, trial = heapq.heappop(running)
+        epochs[index] += 1
+        value = float(curves.error[index, epochs[index] - 1])
+        trial.report(value, int(epochs[index]))
+        if epochs[index] == curves.budget:
+            study.tell(trial, value)
+        elif trial.should_prune():
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        else:
+            start(index, trial)
+    return epochs
+
+
+def score(curves, epochs):
+    """(fraction of the full budget used, regret in percentage points) of one replayed sweep."""
+    ran = np.flatnonzero(epochs == epochs.max())  # normally: the trials that ran the whole budget
+    picked = ran[np.argmin(curves.error[ran, epochs.max() - 1])]
+    return epochs.sum() / (curves.configs * curves.budget), 100 * (curves.final[picked] - curves.final.min())
+
+
+def contenders(budget):
+    """name -> (replay function, factory of a fresh scheduler or pruner)."""
+    tune = {f"asha g={g} rf={rf}": (lambda g=g, rf=rf: ASHAScheduler(
+                time_attr=TIME_ATTR, metric=METRIC, mode=MODE, max_t=budget, grace_period=g, reduction_factor=rf))
+            for g in (1, 2, 3) for rf in (2, 3, 4) if g * rf <= budget}
+    tune["asha g=1 rf=3 brackets=3"] = lambda: ASHAScheduler(time_attr=TIME_ATTR, metric=METRIC, mode=MODE,
+                                                               max_t=budget, grace_period=1, reduction_factor=3,
+                                                               brackets=3)
+    tune["hyperband rf=3"] = lambda: HyperBandScheduler(time_attr=TIME_ATTR, metric=METRIC, mode=MODE,
+                                                        max_t=budget, reduction_factor=3)
+    for g in (1, 3):
+        tune[f"median stopping g={g}"] = lambda g=g: MedianStoppingRule(time_attr=TIME_ATTR, metric=METRIC,
+                                                                        mode=MODE, grace_period=g,
+                                                                        min_samples_required=3)
+    pruners = {
+        "optuna successive halving g=1 rf=3": lambda: optuna.pruners.SuccessiveHalvingPruner(
+            min_resource=1, reduction_factor=3),
+        "optuna hyperband rf=3": lambda: optuna.pruners.HyperbandPruner(min_resource=1, max_resource=budget,
+                                                                        reduction_factor=3),
+        "optuna median warmup=3": lambda: optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=3),
+        "optuna percentile 25 warmup=3": lambda: optuna.pruners.PercentilePruner(25.0, n_startup_trials=5,
+                                                                                 n_warmup_steps=3),
+    }
+    return {**{name: (replay_tune, make) for name, make in tune.items()},
+            **{name: (replay_optuna, make) for name, make in pruners.items()}}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bank", default=str(BANK))
+    parser.add_argument("--orders", type=int, default=100, help="random trial orders per scheduler")
+    parser.add_argument("--workers", type=int, default=4, help="trials running at once")
+    parser.add_argument("--only", help="replay only the contenders whose name contains this")
+    args = parser.parse_args(argv)
+    logging.getLogger("ray.tune").setLevel(logging.ERROR)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    curves = Curves(args.bank)
+    orders = [np.random.default_rng(seed).permutation(curves.configs) for seed in range(args.orders)]
+    report = {"bank": args.bank, "configs": curves.configs, "budget": curves.budget, "workers": args.workers,
+              "orders": args.orders, "best_final_error": round(float(curves.final.min()), 4), "schedulers": {}}
+    for name, (replay, make) in contenders(curves.budget).items():
+        if args.only and args.only not in name:
+            continue
+        started = time.perf_counter()
+        fractions, regrets = np.array([score(curves, replay(make, curves, order, args.workers))
+                                       for order in orders]).T
+        report["schedulers"][name] = {
+            "fraction_of_full": round(fractions.mean(), 3), "fraction_std": round(fractions.std(), 3),
+            "regret_pp": round(regrets.mean(), 2), "regret_std_pp": round(regrets.std(), 2),
+            "regret_p90_pp": round(float(np.percentile(regrets, 90)), 2),
+            "replay_s": round(time.perf_counter() - started, 1)}
+        print(f"{name:36s} {json.dumps(report['schedulers'][name])}", flush=True)
+    print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""RecentTPESampler: plain TPE below its window, TPE over the newest `window` trials above it."""
+
+import optuna
+import pytest
+
+from ran_core.recent_tpe import RecentTPESampler
+
+
+def objective(trial):
+    x = trial.suggest_float("x", -5, 5)
+    kind = trial.suggest_categorical("kind", ["a", "b"])
+    return (x - 1) ** 2 + (kind == "b")
+
+
+def suggestions(sampler, trials, n=5):
+    study = optuna.create_study(sampler=sampler)
+    study.add_trials(trials)
+    out = []
+    for _ in range(n):
+        trial = study.ask()
+        out.append((trial.suggest_float("x", -5, 5), trial.suggest_categorical("kind", ["a", "b"])))
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)  # keeps the modelled history unchanged
+    return out
+
+
+@pytest.fixture(scope="module")
+def history():
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    study.optimize(objective, n_trials=120)
+    return study.trials
+
+
+def test_below_the_window_it_suggests_exactly_what_tpe_does(history):
+    assert suggestions(RecentTPESampler(window=500, seed=3), history) == \
+        suggestions(optuna.samplers.TPESampler(seed=3), history)
+
+
+def test_above_the_window_it_models_only_the_newest_trials(history):
+    windowed = suggestions(RecentTPESampler(window=30, seed=3), history)
+    assert windowed == suggestions(optuna.samplers.TPESampler(seed=3), history[-30:])
+    assert windowed != suggestions(optuna.samplers.TPESampler(seed=3), history)
+
+
+def test_a_bad_window_is_rejected_with_what_was_received():
+    with pytest.raises(ValueError, match="Received: window=0"):
+        RecentTPESampler(window=0)
