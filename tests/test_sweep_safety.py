@@ -99,6 +99,7 @@ def test_report_exits_2_naming_an_unreadable_result_file(tmp_path):
     assert not (tmp_path / "report").exists()
 
 
+@pytest.mark.timeout(1800)  # three real sweeps; 12 minutes on a busy 2-core machine
 def test_ctrl_c_records_interrupted_trials_and_resume_finishes_them(tmp_path):
     out = tmp_path / "out"
     driver = sweep(tmp_path, *TINY, wait=False)
