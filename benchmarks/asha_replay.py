@@ -197,7 +197,8 @@ def main(argv=None):
     size = max(2, round(args.subsample * curves.configs))
     orders = [np.random.default_rng(seed).permutation(curves.configs)[:size] for seed in range(args.orders)]
     report = {"bank": args.bank, "configs": curves.configs, "budget": curves.budget, "workers": args.workers,
-              "orders": args.orders, "configs_per_order": size, "best_final_error": round(float(curves.final.min()), 4), "schedulers": {}}
+              "orders": args.orders, "configs_per_order": size,
+              "best_final_error": round(float(curves.final.min()), 4), "schedulers": {}}
     for name, (replay, make) in contenders(curves.budget).items():
         if args.only and args.only not in name:
             continue
