@@ -1,7 +1,11 @@
 """Learning-curve bank for the scheduler replay: a real grid sweep run to the full budget on digits.
 
     python benchmarks/asha_curve_bank.py                 # 64 configurations x 18 epochs (~60 CPU-minutes)
-    python benchmarks/asha_curve_bank.py --widths 0.0625 --epochs 9     # the committed bank: 32 x 9
+    python benchmarks/asha_curve_bank.py --widths 0.0625 --epochs 9     # 32 x 9, the committed bank's grid
+
+The committed bank holds the 23 of those 32 configurations that ran their 9 epochs before the run
+was stopped for time on a shared 2-core machine (bank_from on its result folder); each needed
+~1-3 minutes there.
 
 The project's own sweep (run_study: Optuna grid, FIFO so no trial is stopped, the Parquet
 recorder) trains every configuration of model x width x label noise x learning rate x weight decay

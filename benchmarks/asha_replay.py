@@ -14,7 +14,8 @@ No training: thousands of sweeps in seconds.
 For each scheduler it prints the fraction of the full-budget epochs used (epochs run / (configs x
 budget)) and the regret: final test error of the configuration the sweep picks (lowest final error
 among the trials that ran the whole budget) minus the lowest final error in the bank, in
-percentage points; mean, standard deviation and 90th percentile over the orders.
+percentage points; mean, standard deviation and 90th percentile over the orders. `--subsample`
+draws a random part of the bank for each order, showing how much a verdict rests on one curve.
 """
 
 import argparse
@@ -145,11 +146,13 @@ def replay_optuna(make_pruner, curves, order, workers):
     return epochs
 
 
-def score(curves, epochs):
-    """(fraction of the full budget used, regret in percentage points) of one replayed sweep."""
+def score(curves, epochs, order):
+    """(fraction of the full budget used, regret in percentage points) of one replayed sweep over
+    the configurations in `order`."""
     ran = np.flatnonzero(epochs == epochs.max())  # normally: the trials that ran the whole budget
     picked = ran[np.argmin(curves.error[ran, epochs.max() - 1])]
-    return epochs.sum() / (curves.configs * curves.budget), 100 * (curves.final[picked] - curves.final.min())
+    best = curves.final[order].min()
+    return epochs.sum() / (len(order) * curves.budget), 100 * (curves.final[picked] - best)
 
 
 def contenders(budget):
@@ -184,19 +187,23 @@ def main(argv=None):
     parser.add_argument("--bank", default=str(BANK))
     parser.add_argument("--orders", type=int, default=100, help="random trial orders per scheduler")
     parser.add_argument("--workers", type=int, default=4, help="trials running at once")
+    parser.add_argument("--subsample", type=float, default=1.0,
+                        help="each order draws this fraction of the configurations (a bootstrap over the bank)")
     parser.add_argument("--only", help="replay only the contenders whose name contains this")
     args = parser.parse_args(argv)
     logging.getLogger("ray.tune").setLevel(logging.ERROR)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     curves = Curves(args.bank)
-    orders = [np.random.default_rng(seed).permutation(curves.configs) for seed in range(args.orders)]
+    size = max(2, round(args.subsample * curves.configs))
+    orders = [np.random.default_rng(seed).permutation(curves.configs)[:size] for seed in range(args.orders)]
     report = {"bank": args.bank, "configs": curves.configs, "budget": curves.budget, "workers": args.workers,
-              "orders": args.orders, "best_final_error": round(float(curves.final.min()), 4), "schedulers": {}}
+              "orders": args.orders, "configs_per_order": size,
+              "best_final_error": round(float(curves.final.min()), 4), "schedulers": {}}
     for name, (replay, make) in contenders(curves.budget).items():
         if args.only and args.only not in name:
             continue
         started = time.perf_counter()
-        fractions, regrets = np.array([score(curves, replay(make, curves, order, args.workers))
+        fractions, regrets = np.array([score(curves, replay(make, curves, order, args.workers), order)
                                        for order in orders]).T
         report["schedulers"][name] = {
             "fraction_of_full": round(fractions.mean(), 3), "fraction_std": round(fractions.std(), 3),

@@ -171,6 +171,7 @@ def bench_tuner(args):
             argv += ["--num-samples", str(args.trials)]
         study, sweep_args = configure({"smoke": study}, argv)
         sweep_args.gpus_per_trial = 0.0
+        Path(sweep_args.output).mkdir(parents=True)
         ray.init(num_cpus=args.ray_cpus, include_dashboard=False, log_to_driver=False)
         probe = _Probe(args.block)
         try:

@@ -202,6 +202,25 @@ def default_grace_period(epochs):
     return max(1, epochs // 3)
 
 
+def optuna_storage(path):
+    """The study's SQLite file in write-ahead-log mode without a sync per commit: Optuna commits
+    once per suggested parameter and reported epoch, and with SQLite's defaults those commits took
+    ~40% of the driver's time (py-spy, benchmarks/driver_scale.py tuner). A killed driver loses
+    nothing (the log is in the OS cache); a power cut may lose the last commits, never the file."""
+    import optuna
+    import sqlalchemy
+
+    storage = optuna.storages.RDBStorage(f"sqlite:///{path}")
+
+    @sqlalchemy.event.listens_for(storage.engine, "connect")
+    def _fast_commits(connection, _record):
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+
+    storage.engine.dispose()  # pooled connections opened before the listener get it on reopening
+    return storage
+
+
 def sampler_for(study, args):
     """Optuna's sampler: every grid cell (exhaustive studies) or TPE over the newest 1,000 trials
     (searches; a suggestion's cost stops growing there, docs/scaling.md)."""
@@ -225,7 +244,7 @@ def build_tuner(study, args, datasets, experiment, trainable=None, callbacks=())
     from ran_core.recorder import ResultRecorder
 
     sampler = sampler_for(study, args)
-    storage = optuna.storages.RDBStorage(optuna_url(args.output))
+    storage = optuna_storage(Path(args.output) / preflight.OPTUNA_DB)
     searcher = PruningOptunaSearch(study.define_by_run, metric=METRIC, mode=MODE, sampler=sampler,
                                    storage=storage, study_name=experiment, max_t=args.epochs, time_attr=TIME_ATTR)
     if args.scheduler == "asha":
