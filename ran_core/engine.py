@@ -108,6 +108,8 @@ class _JaxEngine(_Engine):
             _, state = self.model.train_step(state, batch)
             return state, None
 
+        if rows.shape[0] == 1:  # one step per call (CPU default): no loop around it
+            return step(state, rows[0])[0]
         return jax.lax.scan(step, state, rows)[0]
 
     def _eval_scan(self, trainable, non_trainable, x_all, labels, rows, weights):
@@ -120,6 +122,8 @@ class _JaxEngine(_Engine):
             return (sums[0] + loss, sums[1] + confusion), None
 
         zeros = (ops.zeros(()), ops.zeros((self.num_classes, self.num_classes)))
+        if rows.shape[0] == 1:
+            return step(zeros, (rows[0], weights[0]))[0]
         return jax.lax.scan(step, zeros, (rows, weights))[0]
 
     def _train_chunks(self, chunks):
