@@ -16,7 +16,7 @@ import datetime as _dt
 import sys
 from pathlib import Path
 
-from ran_core import analysis, paper, plots
+from ran_core import analysis, paper, plots, scorecard
 from ran_core.results import write_atomic
 
 __all__ = ["STUDY_INFO", "build_report", "main"]
@@ -128,6 +128,7 @@ def build_report(results_dir, out_dir=None) -> Path:
     ]
     plots.save_png(plots.plot_status_counts(results), out / "overview_status.png")
     md += ["![Trials per study and status](overview_status.png)", ""]
+    md += ["## Paper claims", "", scorecard.scorecard_markdown(results), ""]
 
     all_notes: list[str] = []
     studies = list(analysis.KNOWN_STUDIES) + [s for s in results.studies if s not in analysis.KNOWN_STUDIES]
