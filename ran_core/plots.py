@@ -176,32 +176,67 @@ def _legend(ax, note=None, **kw):
 # --------------------------------------------------------------------------
 
 def plot_noise_robustness(results, study: str | None = "noise_robustness") -> Figure:
-    """Test error (%) vs label-noise ratio (%) per model; paper Table 5 (+ Table 6 at 0 %) dashed."""
+    """Left: test error (%) vs label-noise ratio (%), measured (solid) beside the paper's Table 5
+    (+ Table 6 at 0 %, dashed); right: the gap, ResNet minus Attention error (pp), on one scale for
+    both. Attention is blue and ResNet orange in both panels, whatever the depth."""
     res = _as_results(results, study)
-    fig, axes = _figure(figsize=(7.5, 4.8))
-    ax = axes[0, 0]
+    fig, axes = _figure(1, 2, figsize=(12.0, 4.8), gridspec_kw={"width_ratios": [1.3, 1.0]})
+    ax, gap_ax = axes[0]
     cells = _done_cells(res)
-    colors = _Colors()
-    series_keys = ["model", "dataset", "attention_type", "learning_mode", "width", "epochs"]
-    for key, g in _groups(cells, series_keys):
-        row = dict(zip(series_keys, key))
-        g = g.sort_values("noise_ratio")
-        _errorbar(ax, g, 100 * g["noise_ratio"].to_numpy(float), colors[row["model"]],
-                  "measured: " + _series_label(row, series_keys))
+    family_colors = {"attention": ["tab:blue", "tab:cyan", "tab:purple"], "resnet": ["tab:orange", "tab:red", "tab:brown"]}
+    model_colors: dict = {}
+
+    def color(model):
+        if model not in model_colors:
+            family = "attention" if str(model).startswith("attention") else "resnet"
+            taken = sum(str(m).startswith("attention") == (family == "attention") for m in model_colors)
+            model_colors[model] = family_colors[family][taken % 3]
+        return model_colors[model]
+
+    setting_keys = ["dataset", "width", "epochs"]
+    series_keys = ["model", "attention_type", "learning_mode"]
+    for setting, g_setting in _groups(cells, setting_keys):
+        where = _series_label(dict(zip(setting_keys, setting)), setting_keys)
+        by_family = {}
+        for key, g in _groups(g_setting, series_keys):
+            row = dict(zip(series_keys, key))
+            g = g.sort_values("noise_ratio")
+            _errorbar(ax, g, 100 * g["noise_ratio"].to_numpy(float), color(row["model"]),
+                      f"measured: {_series_label(row, series_keys)} ({where})")
+            by_family.setdefault(g["_family"].iloc[0], g.set_index("noise_ratio"))
+        if {"attention", "resnet"} <= set(by_family):
+            att, base = by_family["attention"], by_family["resnet"]
+            noise = sorted(set(att.index) & set(base.index))
+            gap = 100 * (base.loc[noise, "mean_test_error"] - att.loc[noise, "mean_test_error"])
+            low = 100 * (base.loc[noise, "min_test_error"] - att.loc[noise, "max_test_error"])
+            high = 100 * (base.loc[noise, "max_test_error"] - att.loc[noise, "min_test_error"])
+            gap_ax.errorbar(100 * np.asarray(noise), gap, yerr=np.vstack([gap - low, high - gap]), color="0.2",
+                            label=f"measured: {pretty_model(base['model'].iloc[0])} - "
+                                  f"{pretty_model(att['model'].iloc[0])} ({where})", **MEASURED_STYLE)
     ref = paper.reference_for("noise_robustness")
     ref = ref[ref["model"].isin(["resnet164", "attention92"]) & (ref["dataset"] == "cifar10")]
+    paper_curves = {}
     for model, g in ref.groupby("model", sort=False):
-        g = g.sort_values("noise_ratio")
-        ax.plot(100 * g["noise_ratio"], 100 * g["test_error"], color=colors[model],
+        g = g.sort_values("noise_ratio").set_index("noise_ratio")
+        paper_curves[model] = g["test_error"]
+        ax.plot(100 * g.index, 100 * g["test_error"], color=family_colors[model.rstrip("0123456789")][0],
                 label=f"paper: {pretty_model(model)}, CIFAR-10 (Table 5; 0% from Table 6)", **PAPER_STYLE)
+    paper_gap = 100 * (paper_curves["resnet164"] - paper_curves["attention92"])
+    gap_ax.plot(100 * paper_gap.index, paper_gap, color="0.2", label="paper: ResNet-164 - Attention-92, CIFAR-10",
+                **PAPER_STYLE)
+    gap_ax.axhline(0, color="0.5", linewidth=0.8)
     if cells.empty:
         _gap(ax)
-    ax.set_xlabel("label noise ratio (% of training labels corrupted)")
+    for a in (ax, gap_ax):
+        a.set_xlabel("label noise ratio (% of training labels corrupted)")
+        a.set_xticks([0, 10, 30, 50, 70])
+        a.grid(alpha=0.3)
     ax.set_ylabel("test error (%)")
-    ax.set_xticks([0, 10, 30, 50, 70])
-    ax.set_title("Label-noise robustness: attention vs ResNet (paper Table 5)")
-    ax.grid(alpha=0.3)
+    ax.set_title("Test error under label noise (paper Table 5)")
+    gap_ax.set_ylabel("ResNet error minus Attention error (pp)")
+    gap_ax.set_title("Attention's advantage: above 0 = attention errs less")
     _legend(ax, SPREAD_NOTE, loc="upper left")
+    _legend(gap_ax, "error bars: extremes over seeds", loc="upper left")
     return fig
 
 
@@ -384,29 +419,40 @@ def plot_params(results, study: str | None = "depth") -> Figure:
 def plot_learning_curves(results, study: str | None = None, max_trials: int = 200) -> Figure:
     """Test error (%) vs epoch per trial: completed solid, pruned dashed ending in ×.
 
-    Colour = model. Errored trials are left out; trials without a row in
-    trials.parquet are dotted grey ("unknown"). At most ``max_trials`` curves
-    (the best by last test error first).
+    Colour = model; where the trials differ in label noise, one panel per model instead, coloured
+    by noise level (light = clean, dark = noisiest). Errored trials are left out; trials without a
+    row in trials.parquet are dotted grey ("unknown"). At most ``max_trials`` curves (the best by
+    last test error first).
     """
+    from matplotlib import colormaps
+
     if not isinstance(results, analysis.Results):
         raise TypeError(f"plot_learning_curves needs analysis.Results (epochs). Received: {type(results).__name__}")
     curves = analysis.learning_curves(results, study)
-    fig, axes = _figure(figsize=(7.5, 4.8))
-    ax = axes[0, 0]
+    noise = curves["noise_ratio"].round(3) if len(curves) else curves["noise_ratio"]
+    by_noise = noise.nunique() > 1
+    models = sorted(curves["model"].dropna().unique())
+    panels = models if by_noise else [None]
+    fig, axes = _figure(1, len(panels), figsize=(7.5 if len(panels) == 1 else 4.6 * len(panels), 4.8),
+                        sharey=True)
     title = "Learning curves" + (f": {study}" if study else "")
     if curves.empty:
-        _gap(ax, "no epochs logged")
+        _gap(axes[0, 0], "no epochs logged")
     else:
         last = curves.sort_values("epoch").groupby(["experiment_id", "trial_id"])["test_error"].last()
         keep = set(last.sort_values().index[:max_trials])
-        colors = _Colors(sorted(curves["model"].dropna().unique()))
+        colors = _Colors(models)
+        levels = sorted(noise.dropna().unique())
+        shades = {level: colormaps["viridis_r"](0.15 + 0.8 * i / max(1, len(levels) - 1))
+                  for i, level in enumerate(levels)}
         for key, g in curves.groupby(["experiment_id", "trial_id"], sort=True):
             if key not in keep:
                 continue
             g = g.sort_values("epoch")
-            status = g["status"].iloc[0]
-            model = g["model"].iloc[0]
-            color = "0.5" if model is None or analysis._isna(model) else colors[model]
+            status, model, level = g["status"].iloc[0], g["model"].iloc[0], noise.loc[g.index[0]]
+            known = not (model is None or analysis._isna(model))
+            ax = axes[0, panels.index(model) if by_noise and known else 0]
+            color = "0.5" if not known else (shades[level] if by_noise and level in shades else colors[model])
             x, y = g["epoch"].to_numpy(float), 100 * g["test_error"].to_numpy(float)
             if status == "completed":
                 ax.plot(x, y, color=color, linewidth=1.5, alpha=0.85)
@@ -415,19 +461,25 @@ def plot_learning_curves(results, study: str | None = None, max_trials: int = 20
                 ax.plot(x[-1:], y[-1:], color=color, marker="x", markersize=7, linestyle="none")
             else:
                 ax.plot(x, y, color="0.5", linewidth=1.0, linestyle=":", alpha=0.8)
-        handles = [Line2D([], [], color=colors[m], linewidth=2, label=pretty_model(m)) for m in colors._map]
+        if by_noise:
+            handles = [Line2D([], [], color=shades[lv], linewidth=2, label=f"noise {100 * lv:g}%") for lv in levels]
+        else:
+            handles = [Line2D([], [], color=colors[m], linewidth=2, label=pretty_model(m)) for m in colors._map]
         handles += [Line2D([], [], color="0.3", linewidth=1.5, label="completed"),
                     Line2D([], [], color="0.3", linewidth=1.0, linestyle="--", marker="x", label="pruned (ASHA)")]
         if (curves["status"] == "unknown").any():
             handles.append(Line2D([], [], color="0.5", linestyle=":", label="no trial row"))
-        ax.legend(handles=handles, fontsize=8)
+        axes[0, 0].legend(handles=handles, fontsize=8)
         if len(last) > max_trials:
             title += f" (best {max_trials} of {len(last)} trials)"
+    for i, ax in enumerate(axes[0]):
+        ax.set_xlabel("epoch")
         ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("test error (%)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
+        ax.set_title(pretty_model(panels[i]) if by_noise else title, fontsize=10 if by_noise else None)
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("test error (%)")
+    if by_noise:
+        fig.suptitle(title + ", coloured by label noise")
     return fig
 
 
