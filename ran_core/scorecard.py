@@ -102,10 +102,13 @@ def _noise_effects(cells):
                             if _has(cells, att, n) and _has(cells, res, n))
             if not levels or levels[-1] == 0:
                 continue
-            top = levels[-1]
-            gap = ((1, (*res, top)), (-1, (*att, top)))
+            noisy, top = [n for n in levels if n > 0], levels[-1]
             pair = f"{_name(res)} - {_name(att)}"
-            out.append(Effect("gap_at_max_noise", f"{pair} at {_pct(top)} noise", gap))
+            where = f"at {_pct(top)}" if len(noisy) == 1 else f"mean over {_pct(noisy[0])}-{_pct(top)}"
+            out.append(Effect("gap_under_noise", f"{pair}, {where} noise",
+                              tuple(t for n in noisy for t in ((1 / len(noisy), (*res, n)),
+                                                               (-1 / len(noisy), (*att, n))))))
+            gap = ((1, (*res, top)), (-1, (*att, top)))
             if levels[0] == 0:
                 clean = ((-1, (*res, 0.0)), (1, (*att, 0.0)))
                 out.append(Effect("gap_widens", f"({pair}) at {_pct(top)} minus at 0% noise", gap + clean))
