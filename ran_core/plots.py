@@ -179,11 +179,14 @@ def plot_noise_robustness(results, study: str | None = "noise_robustness") -> Fi
     """Left: test error (%) vs label-noise ratio (%), measured (solid) beside the paper's Table 5
     (+ Table 6 at 0 %, dashed); right: the gap, ResNet minus Attention error (pp), on one scale for
     both. Attention is blue and ResNet orange in both panels, whatever the depth."""
+    from ran_core.data import IMAGE_SIZES
+
     res = _as_results(results, study)
     fig, axes = _figure(1, 2, figsize=(12.0, 4.8), gridspec_kw={"width_ratios": [1.3, 1.0]})
     ax, gap_ax = axes[0]
     cells = _done_cells(res)
-    family_colors = {"attention": ["tab:blue", "tab:cyan", "tab:purple"], "resnet": ["tab:orange", "tab:red", "tab:brown"]}
+    family_colors = {"attention": ["tab:blue", "tab:cyan", "tab:purple"],
+                     "resnet": ["tab:orange", "tab:red", "tab:brown"]}
     model_colors: dict = {}
 
     def color(model):
@@ -197,6 +200,9 @@ def plot_noise_robustness(results, study: str | None = "noise_robustness") -> Fi
     series_keys = ["model", "attention_type", "learning_mode"]
     for setting, g_setting in _groups(cells, setting_keys):
         where = _series_label(dict(zip(setting_keys, setting)), setting_keys)
+        size = IMAGE_SIZES.get(setting[0])
+        if setting[0] not in ("cifar10", "cifar100") and size:  # say what the input was
+            where = where.replace(str(setting[0]), f"{setting[0]} {size}x{size}", 1)
         by_family = {}
         for key, g in _groups(g_setting, series_keys):
             row = dict(zip(series_keys, key))
@@ -236,7 +242,7 @@ def plot_noise_robustness(results, study: str | None = "noise_robustness") -> Fi
     gap_ax.set_ylabel("ResNet error minus Attention error (pp)")
     gap_ax.set_title("Attention's advantage: above 0 = attention errs less")
     _legend(ax, SPREAD_NOTE, loc="upper left")
-    _legend(gap_ax, "error bars: extremes over seeds", loc="upper left")
+    _legend(gap_ax, "error bars: extremes over seeds", loc="best")
     return fig
 
 
