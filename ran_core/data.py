@@ -86,11 +86,6 @@ class Dataset:
                 view.flags.writeable = False
                 object.__setattr__(self, field, view)
 
-    @property
-    def image_shape(self) -> tuple[int, int, int]:
-        """(height, width, channels) of every image: the input shape of a network for this data."""
-        return tuple(int(d) for d in self.x_train.shape[1:])
-
     @functools.cached_property
     def _pixel_mean(self) -> np.ndarray:
         mean = self.x_train.mean(axis=0, dtype=np.float64).astype(np.float32)

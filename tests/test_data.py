@@ -234,7 +234,7 @@ def test_digits():
 
     ds = load_dataset("digits")
     assert (ds.x_train.shape, ds.x_test.shape) == ((1347, 16, 16, 3), (450, 16, 16, 3))
-    assert ds.image_shape == (16, 16, 3) and ds.pixel_mean().shape == (16, 16, 3)
+    assert ds.pixel_mean().shape == (16, 16, 3)  # the input shape a network is built for
     assert ds.x_train.dtype == np.uint8 and ds.y_train.dtype == np.int64
     assert ds.num_classes == 10 and ds.class_names == tuple("0123456789")
     x = np.concatenate([ds.x_train, ds.x_test])
