@@ -31,7 +31,7 @@ from ran_core import analysis, paper
 from ran_core.data import IMAGE_SIZES
 from ran_core.plots import pretty_model
 
-__all__ = ["CLAIMS", "VERDICT_RULE", "Claim", "Effect", "score_claims", "scorecard_markdown"]
+__all__ = ["CLAIMS", "VERDICT_RULE", "Claim", "Effect", "describe_setting", "score_claims", "scorecard_markdown", "verdict"]
 
 VERDICT_RULE = ("An effect is a difference of test errors in percentage points, signed so that a positive "
                 "value supports the claim. Verdict: **held** when its 95% bootstrap interval lies above 0, "
