@@ -2,8 +2,9 @@
 
 `load_dataset` returns a frozen `Dataset`. CIFAR comes from the official python-version
 pickles (a folder or the .tar.gz, never the network when `data_dir` is given) or, with no
-`data_dir`, from Keras's download cache. `digits` (scikit-learn's bundled 8x8 digits, upscaled)
-and `synthetic` (seeded class patterns) need no download, so tests and smoke runs work offline.
+`data_dir`, from Keras's download cache. `digits` (scikit-learn's bundled 8x8 digits, upscaled
+to 16x16) and `synthetic` (seeded 32x32 class patterns) need no download, so tests and smoke runs
+work offline. Images are square, channels last; a network is built for its dataset's image size.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ import numpy as np
 
 DATASETS = ("cifar10", "cifar100", "digits", "synthetic")
 _SYNTHETIC_DEFAULTS = {"num_train": 1024, "num_test": 256, "num_classes": 10, "seed": 0}
+# Digits are 8x8; each pixel becomes a DIGITS_UPSCALE x DIGITS_UPSCALE block. 16x16 costs a quarter of
+# 32x32 per image and still leaves the default soft masks (3/2/1 poolings) a 2x2 map in every stage.
+DIGITS_UPSCALE = 2
+IMAGE_SIZES = {"cifar10": 32, "cifar100": 32, "digits": 8 * DIGITS_UPSCALE, "synthetic": 32}  # square, pixels
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
                    "dog", "frog", "horse", "ship", "truck")
@@ -43,7 +48,7 @@ class DatasetError(ValueError):
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Dataset:
-    """Train/test images (uint8 [N, 32, 32, 3], channels last) and int64 labels.
+    """Train/test images (uint8 [N, H, W, 3], channels last, the same H x W in both) and int64 labels.
 
     The arrays are stored as read-only views so a cached `pixel_mean()` can never go stale
     and a trial cannot corrupt data shared with the next one by augmenting in place.
@@ -63,9 +68,9 @@ class Dataset:
                              f"num_classes={self.num_classes}.")
         for split in ("train", "test"):
             x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
-            if not (isinstance(x, np.ndarray) and x.dtype == np.uint8
-                    and x.ndim == 4 and x.shape[1:] == (32, 32, 3)):
-                raise ValueError(f"Dataset {self.name!r}: x_{split} must be uint8 [N, 32, 32, 3]. "
+            if not (isinstance(x, np.ndarray) and x.dtype == np.uint8 and x.ndim == 4 and x.shape[3] == 3
+                    and x.shape[1] >= 1 and x.shape[2] >= 1):
+                raise ValueError(f"Dataset {self.name!r}: x_{split} must be uint8 [N, H, W, 3]. "
                                  f"Received: {getattr(x, 'dtype', type(x))} {np.shape(x)}")
             if not (isinstance(y, np.ndarray) and y.dtype == np.int64 and y.shape == x.shape[:1]):
                 raise ValueError(f"Dataset {self.name!r}: y_{split} must be int64 [{len(x)}]. "
@@ -73,6 +78,9 @@ class Dataset:
             if y.size and (y.min() < 0 or y.max() >= self.num_classes):
                 raise ValueError(f"Dataset {self.name!r}: y_{split} must lie in "
                                  f"[0, {self.num_classes}). Received: [{y.min()}, {y.max()}]")
+            if x.shape[1:] != self.x_train.shape[1:]:
+                raise ValueError(f"Dataset {self.name!r}: x_test images must match x_train's "
+                                 f"{self.x_train.shape[1:]}. Received: {x.shape[1:]}")
             for arr, field in ((x, f"x_{split}"), (y, f"y_{split}")):
                 view = arr.view()
                 view.flags.writeable = False
@@ -85,7 +93,7 @@ class Dataset:
         return mean
 
     def pixel_mean(self) -> np.ndarray:
-        """Per-pixel RGB mean of x_train, float32 [32, 32, 3] (the paper subtracts it)."""
+        """Per-pixel RGB mean of x_train, float32 [H, W, 3] (the paper subtracts it)."""
         return self._pixel_mean
 
 
@@ -115,13 +123,13 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, *,
 # --------------------------------------------------------------------------- offline sets
 
 def _digits() -> Dataset:
-    """scikit-learn's 1797 8x8 digits (0..16) as 32x32 RGB uint8, fixed stratified 75/25 split."""
+    """scikit-learn's 1797 8x8 digits (0..16) as 16x16 RGB uint8, fixed stratified 75/25 split."""
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
     digits = load_digits()
     small = np.rint(digits.images * (255.0 / 16.0)).astype(np.uint8)
-    big = small.repeat(4, axis=1).repeat(4, axis=2)
+    big = small.repeat(DIGITS_UPSCALE, axis=1).repeat(DIGITS_UPSCALE, axis=2)
     x = np.ascontiguousarray(np.broadcast_to(big[..., None], big.shape + (3,)))
     y = digits.target.astype(np.int64)
     x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=0.25, random_state=0, stratify=y)

@@ -20,6 +20,7 @@ from ran_core import paper
 from ran_core.loading import as_results, is_missing
 from ran_core.model_names import pretty_model_name, split_model_name
 from ran_core.plot_style import (
+    MEASURED_STYLE,
     PAPER_STYLE,
     SPREAD_NOTE,
     Colors,
@@ -54,42 +55,72 @@ __all__ = [
 
 
 def plot_noise_robustness(results, study: str | None = None) -> Figure:
-    """Test error (%) vs label-noise ratio (%) per model; paper Table 5 (+ Table 6 at 0 %) dashed."""
+    """Left: test error (%) vs label-noise ratio (%), measured (solid) beside the paper's Table 5
+    (+ Table 6 at 0 %, dashed); right: the gap, ResNet minus Attention error (pp), on one scale for
+    both. Attention is blue and ResNet orange in both panels, whatever the depth."""
+    from ran_core.data import IMAGE_SIZES
+
     res = as_results(results, study)
-    fig, axes = new_figure(figsize=(7.5, 4.8))
-    ax = axes[0, 0]
+    fig, axes = new_figure(1, 2, figsize=(12.0, 4.8), gridspec_kw={"width_ratios": [1.3, 1.0]})
+    ax, gap_ax = axes[0]
     cells = done_cells(res)
-    colors = Colors()
-    series_keys = ["model", "dataset", "attention_type", "learning_mode", "width", "epochs"]
-    for key, g in groups(cells, series_keys):
-        row = dict(zip(series_keys, key))
-        g = g.sort_values("noise_ratio")
-        errorbar(
-            ax,
-            g,
-            100 * g["noise_ratio"].to_numpy(float),
-            colors[row["model"]],
-            "measured: " + series_label(row, series_keys),
-        )
+    family_colors = {"attention": ["tab:blue", "tab:cyan", "tab:purple"], "resnet": ["tab:orange", "tab:red", "tab:brown"]}
+    model_colors: dict = {}
+
+    def color(model):
+        if model not in model_colors:
+            family = split_model_name(model)[0] or "resnet"
+            taken = sum((split_model_name(m)[0] or "resnet") == family for m in model_colors)
+            model_colors[model] = family_colors.get(family, family_colors["resnet"])[taken % 3]
+        return model_colors[model]
+
+    setting_keys = ["dataset", "width", "epochs"]
+    series_keys = ["model", "attention_type", "learning_mode"]
+    for setting, g_setting in groups(cells, setting_keys):
+        where = series_label(dict(zip(setting_keys, setting)), setting_keys)
+        size = IMAGE_SIZES.get(setting[0])
+        if setting[0] not in ("cifar10", "cifar100") and size:  # say what the input was
+            where = where.replace(str(setting[0]), f"{setting[0]} {size}x{size}", 1)
+        by_family = {}
+        for key, g in groups(g_setting, series_keys):
+            row = dict(zip(series_keys, key))
+            g = g.sort_values("noise_ratio")
+            errorbar(ax, g, 100 * g["noise_ratio"].to_numpy(float), color(row["model"]),
+                     f"measured: {series_label(row, series_keys)} ({where})")
+            by_family.setdefault(split_model_name(g["model"].iloc[0])[0], g.set_index("noise_ratio"))
+        if {"attention", "resnet"} <= set(by_family):
+            att, base = by_family["attention"], by_family["resnet"]
+            noise = sorted(set(att.index) & set(base.index))
+            gap = 100 * (base.loc[noise, "mean_test_error"] - att.loc[noise, "mean_test_error"])
+            low = 100 * (base.loc[noise, "min_test_error"] - att.loc[noise, "max_test_error"])
+            high = 100 * (base.loc[noise, "max_test_error"] - att.loc[noise, "min_test_error"])
+            gap_ax.errorbar(100 * np.asarray(noise), gap, yerr=np.vstack([gap - low, high - gap]), color="0.2",
+                            label=f"measured: {pretty_model_name(base['model'].iloc[0])} - "
+                            f"{pretty_model_name(att['model'].iloc[0])} ({where})", **MEASURED_STYLE)
     ref = paper.reference_for((5, 6))  # Table 5, and Table 6 for the clean point
     ref = ref[ref["model"].isin(["resnet164", "attention92"]) & (ref["dataset"] == "cifar10")]
+    paper_curves = {}
     for model, g in ref.groupby("model", sort=False):
-        g = g.sort_values("noise_ratio")
-        ax.plot(
-            100 * g["noise_ratio"],
-            100 * g["test_error"],
-            color=colors[model],
-            label=f"paper: {pretty_model_name(model)}, CIFAR-10 (Table 5; 0% from Table 6)",
-            **PAPER_STYLE,
-        )
+        g = g.sort_values("noise_ratio").set_index("noise_ratio")
+        paper_curves[model] = g["test_error"]
+        ax.plot(100 * g.index, 100 * g["test_error"], color=family_colors[split_model_name(model)[0]][0],
+                label=f"paper: {pretty_model_name(model)}, CIFAR-10 (Table 5; 0% from Table 6)", **PAPER_STYLE)
+    paper_gap = 100 * (paper_curves["resnet164"] - paper_curves["attention92"])
+    gap_ax.plot(100 * paper_gap.index, paper_gap, color="0.2", label="paper: ResNet-164 - Attention-92, CIFAR-10",
+                **PAPER_STYLE)
+    gap_ax.axhline(0, color="0.5", linewidth=0.8)
     if cells.empty:
         mark_gap(ax)
-    ax.set_xlabel("label noise ratio (% of training labels corrupted)")
+    for a in (ax, gap_ax):
+        a.set_xlabel("label noise ratio (% of training labels corrupted)")
+        a.set_xticks([0, 10, 30, 50, 70])
+        a.grid(alpha=0.3)
     ax.set_ylabel("test error (%)")
-    ax.set_xticks([0, 10, 30, 50, 70])
-    ax.set_title("Label-noise robustness: attention vs ResNet (paper Table 5)")
-    ax.grid(alpha=0.3)
+    ax.set_title("Test error under label noise (paper Table 5)")
+    gap_ax.set_ylabel("ResNet error minus Attention error (pp)")
+    gap_ax.set_title("Attention's advantage: above 0 = attention errs less")
     legend(ax, SPREAD_NOTE, loc="upper left")
+    legend(gap_ax, "error bars: extremes over seeds", loc="best")
     return fig
 
 

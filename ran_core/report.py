@@ -17,7 +17,7 @@ import datetime as _dt
 import sys
 from pathlib import Path
 
-from ran_core import analysis, paper, plots
+from ran_core import analysis, paper, plots, scorecard
 from ran_core.preflight import check_parquet
 from ran_core.results import write_atomic
 from ran_core.studies import STUDY_NAMES, study_info
@@ -84,6 +84,7 @@ def build_report(results_dir, out_dir=None) -> Path:
     ]
     plots.save_png(plots.plot_status_counts(results), out / "overview_status.png")
     md += ["![Trials per study and status](overview_status.png)", ""]
+    md += ["## Paper claims", "", scorecard.scorecard_markdown(results), ""]
 
     all_notes: list[str] = []
     studies = list(STUDY_NAMES) + [s for s in results.studies if s not in STUDY_NAMES]

@@ -70,7 +70,8 @@ def build_training_model(config, num_classes, pixel_mean):
         keras.utils.set_random_seed(config.seed)
         network = build_model(config.model, num_classes, attention_type=config.attention_type,
                               learning_mode=config.learning_mode, width=config.width,
-                              bn_momentum=config.bn_momentum, mask_pools=config.mask_pools or DEFAULT_MASK_POOLS)
+                              bn_momentum=config.bn_momentum, mask_pools=config.mask_pools or DEFAULT_MASK_POOLS,
+                              input_shape=np.shape(pixel_mean))
         images = keras.Input(network.input_shape[1:], dtype="uint8", name="uint8_image")
         preprocess = Preprocess(pixel_mean, augment=config.augment, seed=config.seed, name="preprocess")
         model = keras.Model(images, network(preprocess(images)), name=f"train_{network.name}")

@@ -21,29 +21,40 @@ __all__ = ["plot_asha", "plot_confusion", "plot_learning_curves", "plot_status_c
 def plot_learning_curves(results, study: str | None = None, max_trials: int = 200) -> Figure:
     """Test error (%) vs epoch per trial: completed solid, pruned dashed ending in ×.
 
-    Colour = model. Errored trials are left out; trials without a row in
-    trials.parquet are dotted grey ("unknown"). At most ``max_trials`` curves
-    (the best by last test error first).
+    Colour = model; where the trials differ in label noise, one panel per model instead, coloured
+    by noise level (light = clean, dark = noisiest). Errored trials are left out; trials without a
+    row in trials.parquet are dotted grey ("unknown"). At most ``max_trials`` curves (the best by
+    last test error first).
     """
+    from matplotlib import colormaps
+
     if not isinstance(results, Results):
         raise TypeError(f"plot_learning_curves needs Results (epochs). Received: {type(results).__name__}")
     curves = learning_curves(results, study)
-    fig, axes = new_figure(figsize=(7.5, 4.8))
-    ax = axes[0, 0]
+    noise = curves["noise_ratio"].round(3) if len(curves) else curves["noise_ratio"]
+    by_noise = noise.nunique() > 1
+    models = sorted(curves["model"].dropna().unique())
+    panels = models if by_noise else [None]
+    fig, axes = new_figure(1, len(panels), figsize=(7.5 if len(panels) == 1 else 4.6 * len(panels), 4.8),
+                           sharey=True)
     title = "Learning curves" + (f": {study}" if study else "")
     if curves.empty:
-        mark_gap(ax, "no epochs logged")
+        mark_gap(axes[0, 0], "no epochs logged")
     else:
         last = curves.sort_values("epoch").groupby(["experiment_id", "trial_id"])["test_error"].last()
         keep = set(last.sort_values().index[:max_trials])
-        colors = Colors(sorted(curves["model"].dropna().unique()))
+        colors = Colors(models)
+        levels = sorted(noise.dropna().unique())
+        shades = {level: colormaps["viridis_r"](0.15 + 0.8 * i / max(1, len(levels) - 1))
+                  for i, level in enumerate(levels)}
         for key, g in curves.groupby(["experiment_id", "trial_id"], sort=True):
             if key not in keep:
                 continue
             g = g.sort_values("epoch")
-            status = g["status"].iloc[0]
-            model = g["model"].iloc[0]
-            color = "0.5" if model is None or is_missing(model) else colors[model]
+            status, model, level = g["status"].iloc[0], g["model"].iloc[0], noise.loc[g.index[0]]
+            known = not (model is None or is_missing(model))
+            ax = axes[0, panels.index(model) if by_noise and known else 0]
+            color = "0.5" if not known else (shades[level] if by_noise and level in shades else colors[model])
             x, y = g["epoch"].to_numpy(float), 100 * g["test_error"].to_numpy(float)
             if status == "completed":
                 ax.plot(x, y, color=color, linewidth=1.5, alpha=0.85)
@@ -52,21 +63,27 @@ def plot_learning_curves(results, study: str | None = None, max_trials: int = 20
                 ax.plot(x[-1:], y[-1:], color=color, marker="x", markersize=7, linestyle="none")
             else:
                 ax.plot(x, y, color="0.5", linewidth=1.0, linestyle=":", alpha=0.8)
-        handles = [Line2D([], [], color=colors[m], linewidth=2, label=pretty_model_name(m)) for m in colors.keys()]  # noqa: SIM118 (Colors, not a dict)
+        if by_noise:
+            handles = [Line2D([], [], color=shades[lv], linewidth=2, label=f"noise {100 * lv:g}%") for lv in levels]
+        else:
+            handles = [Line2D([], [], color=colors[m], linewidth=2, label=pretty_model_name(m)) for m in models]
         handles += [
             Line2D([], [], color="0.3", linewidth=1.5, label="completed"),
             Line2D([], [], color="0.3", linewidth=1.0, linestyle="--", marker="x", label="pruned (ASHA)"),
         ]
         if (curves["status"] == "unknown").any():
             handles.append(Line2D([], [], color="0.5", linestyle=":", label="no trial row"))
-        ax.legend(handles=handles, fontsize=8)
+        axes[0, 0].legend(handles=handles, fontsize=8)
         if len(last) > max_trials:
             title += f" (best {max_trials} of {len(last)} trials)"
+    for i, ax in enumerate(axes[0]):
+        ax.set_xlabel("epoch")
         ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("test error (%)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
+        ax.set_title(pretty_model_name(panels[i]) if by_noise else title, fontsize=10 if by_noise else None)
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("test error (%)")
+    if by_noise:
+        fig.suptitle(title + ", coloured by label noise")
     return fig
 
 

@@ -1,6 +1,6 @@
 """Attention types (paper, Table 1): mixed, channel and spatial attention in Attention-56 on CIFAR-10.
 
-    python sweeps/attention_types.py                   # smoke: offline digits
+    python sweeps/attention_types.py                   # smoke: 3 types x 3 seeds on offline digits
     python sweeps/attention_types.py --preset paper --seeds 3 --address auto --storage s3://BUCKET/ran
 """
 
@@ -15,7 +15,7 @@ PRESETS = {
     "paper": Study("attention_types", grid={"attention_type": TYPES},
                    fixed={"model": "attention56", "dataset": "cifar10"}),
     "smoke": Study("attention_types", grid={"attention_type": TYPES},
-                   fixed={"model": "attention56", **SMOKE}),
+                   fixed={"model": "attention56", **SMOKE}, seeds=(0, 1, 2)),
 }
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Learning mode (paper, Table 3): attention residual learning (ARL, (1 + M) * T) against naive
 attention learning (NAL, M * T) as the network deepens, on CIFAR-10.
 
-    python sweeps/learning_mode.py                     # smoke: offline digits
+    python sweeps/learning_mode.py                     # smoke: two depths x ARL/NAL x 2 seeds on offline digits
     python sweeps/learning_mode.py --preset paper --seeds 3 --address auto --storage s3://BUCKET/ran
 """
 
@@ -16,7 +16,7 @@ PRESETS = {
     "paper": Study("learning_mode", grid={"model": ["attention56", "attention92", "attention128", "attention164"],
                                           "learning_mode": MODES}, fixed={"dataset": "cifar10"}),
     "smoke": Study("learning_mode", grid={"model": ["attention56", "attention92"], "learning_mode": MODES},
-                   fixed=SMOKE),
+                   fixed=SMOKE, seeds=(0, 1)),
 }
 
 if __name__ == "__main__":

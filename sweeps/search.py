@@ -20,8 +20,7 @@ PRESETS = {
         "attention_type": ["mixed", "channel", "spatial"], "learning_mode": ["arl", "nal"],
         "learning_rate": (0.02, 0.4), "weight_decay": (1e-5, 1e-3), "batch_size": [64, 128, 256],
     }, fixed={"dataset": "cifar10"}),
-    "smoke": Study("search", search=SMOKE_SPACE,
-                   fixed={**{k: v for k, v in SMOKE.items() if k not in SMOKE_SPACE}, "epochs": 6}),
+    "smoke": Study("search", search=SMOKE_SPACE, fixed={k: v for k, v in SMOKE.items() if k not in SMOKE_SPACE}),
 }
 
 if __name__ == "__main__":

@@ -233,14 +233,15 @@ def test_digits():
     from sklearn.datasets import load_digits
 
     ds = load_dataset("digits")
-    assert (ds.x_train.shape, ds.x_test.shape) == ((1347, 32, 32, 3), (450, 32, 32, 3))
+    assert (ds.x_train.shape, ds.x_test.shape) == ((1347, 16, 16, 3), (450, 16, 16, 3))
+    assert ds.pixel_mean().shape == (16, 16, 3)  # the input shape a network is built for
     assert ds.x_train.dtype == np.uint8 and ds.y_train.dtype == np.int64
     assert ds.num_classes == 10 and ds.class_names == tuple("0123456789")
     x = np.concatenate([ds.x_train, ds.x_test])
     assert x.max() == 255 and x.min() == 0
     assert (x == x[..., :1]).all()  # grey: three equal channels
-    small = x[:, ::4, ::4, 0]
-    assert (x[..., 0] == small.repeat(4, axis=1).repeat(4, axis=2)).all()  # 4x4 nearest blocks
+    small = x[:, ::2, ::2, 0]
+    assert (x[..., 0] == small.repeat(2, axis=1).repeat(2, axis=2)).all()  # 2x2 nearest blocks
     raw = load_digits()
     want = sorted(zip(np.rint(raw.images * 255 / 16).astype(np.uint8).reshape(-1, 64).tolist(),
                       raw.target.tolist()))
@@ -307,6 +308,11 @@ def test_dataset_validates_arrays():
         Dataset("bad", x, y + 2, x, y, 2, ("a", "b"))
     with pytest.raises(ValueError, match="class_names"):
         Dataset("bad", x, y, x, y, 3, ("a", "b"))
+    Dataset("small", x[:, :16, :16], y, x[:, :16, :16], y, 2, ("a", "b"))  # any image size, same in both
+    with pytest.raises(ValueError, match=r"x_test images must match x_train's \(32, 32, 3\)"):
+        Dataset("bad", x, y, x[:, :16, :16], y, 2, ("a", "b"))
+    with pytest.raises(ValueError, match=r"uint8 \[N, H, W, 3\]"):
+        Dataset("bad", x[..., :1], y, x[..., :1], y, 2, ("a", "b"))
 
 
 # ---------------------------------------------------------------- arguments
