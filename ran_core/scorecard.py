@@ -30,7 +30,7 @@ import pandas as pd
 from ran_core import analysis, paper
 from ran_core.data import IMAGE_SIZES
 from ran_core.model_names import pretty_model_name as pretty_model
-from ran_core.studies import study_info
+from ran_core.studies import STUDIES, study_info
 
 __all__ = ["CLAIMS", "VERDICT_RULE", "Claim", "Effect", "describe_setting", "score_claims", "scorecard_markdown", "verdict"]
 
@@ -163,18 +163,15 @@ def _depth_effects(cells):
     return out
 
 
-CLAIMS = (
-    Claim("attention resists label noise", "noise_robustness",
-          "Attention errs less than ResNet under label noise, and the gap widens as noise grows (Table 5).",
-          _noise_effects, varies_noise=True),
-    Claim("ARL beats NAL", "learning_mode",
-          "Attention residual learning errs less than naive attention learning, and more so as depth "
-          "grows (Table 3).", _learning_mode_effects),
-    Claim("mixed attention is best", "attention_types",
-          "Mixed attention errs less than channel and spatial attention (Table 1).", _attention_type_effects),
-    Claim("deeper attention errs less", "depth",
-          "Deeper Attention networks err less (Tables 3 and 6).", _depth_effects),
-)
+def _claims():
+    """One Claim per study that declares one (ran_core.studies), in the table's order."""
+    return tuple(Claim(info.claim.name, info.name, info.claim.statement, _EFFECTS[info.claim.effects],
+                       info.claim.varies_noise) for info in STUDIES.values() if info.claim is not None)
+
+
+_EFFECTS = {"noise_effects": _noise_effects, "learning_mode_effects": _learning_mode_effects,
+            "attention_type_effects": _attention_type_effects, "depth_effects": _depth_effects}
+CLAIMS = _claims()
 
 
 # --------------------------------------------------------------------------- measured cells

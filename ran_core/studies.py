@@ -12,7 +12,7 @@ import dataclasses
 
 from ran_core.paper import TABLE_PRECEDENCE
 
-__all__ = ["FigureSpec", "STUDIES", "STUDY_NAMES", "StudyInfo", "study_info"]
+__all__ = ["ClaimSpec", "FigureSpec", "STUDIES", "STUDY_NAMES", "StudyInfo", "study_info"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,6 +22,17 @@ class FigureSpec:
     function: str
     suffix: str
     caption: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ClaimSpec:
+    """The paper's claim a study tests, for the scorecard: a short name, the statement, and the
+    `ran_core.scorecard` function that builds its effects; `varies_noise`: the claim compares noise levels."""
+
+    name: str
+    statement: str
+    effects: str
+    varies_noise: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,6 +52,7 @@ class StudyInfo:
     sort_keys: tuple = ()
     value_order: dict = dataclasses.field(default_factory=dict)
     show_params: bool = False
+    claim: ClaimSpec | None = None
 
     @property
     def script(self):
@@ -60,6 +72,12 @@ _TABLE = (
         paper_tables=(5, 6),  # Table 6 supplies the clean (noise 0) point
         figures=(FigureSpec("plot_noise_robustness", "", "Test error vs label-noise ratio"),),
         sort_keys=("dataset", "model", "noise_ratio"),
+        claim=ClaimSpec(
+            "attention resists label noise",
+            "Attention errs less than ResNet under label noise, and the gap widens as noise grows (Table 5).",
+            "noise_effects",
+            varies_noise=True,
+        ),
     ),
     StudyInfo(
         "depth",
@@ -74,6 +92,9 @@ _TABLE = (
         ),
         sort_keys=("dataset", "depth", "model"),
         show_params=True,
+        claim=ClaimSpec(
+            "deeper attention errs less", "Deeper Attention networks err less (Tables 3 and 6).", "depth_effects"
+        ),
     ),
     StudyInfo(
         "attention_types",
@@ -86,6 +107,11 @@ _TABLE = (
         figures=(FigureSpec("plot_attention_types", "", "Test error per attention type"),),
         sort_keys=("dataset", "model", "attention_type"),
         value_order={"attention_type": ("mixed", "channel", "spatial")},
+        claim=ClaimSpec(
+            "mixed attention is best",
+            "Mixed attention errs less than channel and spatial attention (Table 1).",
+            "attention_type_effects",
+        ),
     ),
     StudyInfo(
         "learning_mode",
@@ -97,6 +123,12 @@ _TABLE = (
         paper_tables=(3,),
         figures=(FigureSpec("plot_learning_mode", "", "ARL vs NAL by depth"),),
         sort_keys=("dataset", "learning_mode", "depth"),
+        claim=ClaimSpec(
+            "ARL beats NAL",
+            "Attention residual learning errs less than naive attention learning, and more so as depth grows "
+            "(Table 3).",
+            "learning_mode_effects",
+        ),
     ),
     StudyInfo(
         "search",

@@ -39,7 +39,7 @@ def _write(root, study, cells, confusion=True, status="completed"):
                 "width": 0.25, "epochs": 10, "seed": seed, "num_classes": 10,
                 "final_test_error": error, "test_confusion": _confusion(error) if confusion else None,
             })
-    results.upsert(root / study / "trials.parquet", rows, results.TRIALS_SCHEMA, results.TRIAL_KEY)
+    results.compact(root / study, "trials", rows)
     return analysis.load_results(root)
 
 
