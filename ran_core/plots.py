@@ -87,7 +87,10 @@ def plot_noise_robustness(results, study: str | None = None) -> Figure:
             g = g.sort_values("noise_ratio")
             errorbar(ax, g, 100 * g["noise_ratio"].to_numpy(float), color(row["model"]),
                      f"measured: {series_label(row, series_keys)} ({where})")
-            by_family.setdefault(split_model_name(g["model"].iloc[0])[0], g.set_index("noise_ratio"))
+            per_noise = g.groupby("noise_ratio").agg(  # one point per noise level, however many cells
+                model=("model", "first"), mean_test_error=("mean_test_error", "mean"),
+                min_test_error=("min_test_error", "min"), max_test_error=("max_test_error", "max"))
+            by_family.setdefault(split_model_name(g["model"].iloc[0])[0], per_noise)
         if {"attention", "resnet"} <= set(by_family):
             att, base = by_family["attention"], by_family["resnet"]
             noise = sorted(set(att.index) & set(base.index))

@@ -11,6 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from results_fixture import write_fixture_results  # noqa: E402
 
 from ran_core import analysis, plots  # noqa: E402
+from ran_core.model_names import pretty_model_name  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +20,7 @@ def res(tmp_path_factory):
 
 
 def test_gap_panel_puts_measured_and_paper_gaps_on_one_scale(res):
-    error_ax, gap_ax = plots.plot_noise_robustness(res).axes[:2]
+    error_ax, gap_ax = plots.plot_noise_robustness(res, "noise_robustness").axes[:2]
     lines = {ln.get_label(): ln for ln in gap_ax.get_lines() if not ln.get_label().startswith("_")}
     paper = lines["paper: ResNet-164 - Attention-92, CIFAR-10"]
     np.testing.assert_allclose(paper.get_ydata(), [0.47, 0.78, 0.82, 1.08, 1.46], atol=1e-9)
@@ -37,7 +38,7 @@ def test_learning_curves_of_a_noise_study_are_panelled_by_model_and_coloured_by_
     fig = plots.plot_learning_curves(res, "noise_robustness")
     panels = [ax for ax in fig.axes if ax.get_lines()]
     models = sorted(res.study("noise_robustness").trials["model"].unique())
-    assert [ax.get_title() for ax in panels] == [plots.pretty_model(m) for m in models]
+    assert [ax.get_title() for ax in panels] == [pretty_model_name(m) for m in models]
     legend = [t.get_text() for t in panels[0].get_legend().get_texts()]
     assert [t for t in legend if t.startswith("noise")] == [f"noise {n}%" for n in (0, 10, 30, 50, 70)]
     resnet164 = panels[models.index("resnet164")]
