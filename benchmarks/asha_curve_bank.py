@@ -1,6 +1,6 @@
 """Learning-curve bank for the scheduler replay: a real grid sweep run to the full budget on digits.
 
-    python benchmarks/asha_curve_bank.py                 # 64 configurations x 18 epochs (~60 CPU-minutes)
+    python benchmarks/asha_curve_bank.py                 # 64 configurations x 18 epochs (~2 CPU-hours)
     python benchmarks/asha_curve_bank.py --widths 0.0625 --epochs 9     # 32 x 9, the committed bank's grid
 
 The committed bank holds the 23 of those 32 configurations that ran their 9 epochs before the run
