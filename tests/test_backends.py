@@ -44,10 +44,12 @@ def test_tensorflow_and_jax_agree_on_a_confidently_wrong_example(tmp_path):
     bias_grad = grads[[v.path for v in model.trainable_variables].index(logits_layer.bias.path)]
     # d(mean loss)/d(bias of class 3) = (p3 - 1) / 8 from the wrong example alone: about -1/8.
     assert bias_grad[3] < -0.1, f"the confidently wrong example must pull its true class up: {bias_grad}"
-    # Float tolerance: relative error of each gradient. float32 round-off grows from ~1e-7 at the head
-    # to ~1e-2 at the stem through 56 layers of training-mode BN on 1-channel stems (width 1/16);
-    # a different loss (clipped probabilities) would differ by O(1).
-    errors = {v.path: float(np.linalg.norm(t - g) / max(np.linalg.norm(g), 1e-12))
+    # Float tolerance, per variable against its own size and the whole gradient's: some gradients
+    # are zero in exact arithmetic (a shift that the next training-mode BN removes), and there each
+    # backend returns its own round-off. float32 round-off grows towards the stem through 56 layers of
+    # BN on 1-channel maps (width 1/16); a different loss (clipped probabilities) differs by O(1).
+    total = np.sqrt(sum(float(np.sum(g ** 2)) for g in grads))
+    errors = {v.path: float(np.linalg.norm(t - g) / (np.linalg.norm(g) + 1e-3 * total))
               for v, g, t in zip(model.trainable_variables, grads, their_grads)}
     worst = sorted(errors.items(), key=lambda kv: -kv[1])[:5]
     print(f"\nloss {here} {loss:.6f} vs {other} {float(theirs['loss']):.6f}; worst gradient errors {worst}")
