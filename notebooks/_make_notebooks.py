@@ -105,9 +105,14 @@ def overview_notebook() -> nbformat.NotebookNode:
         new_code_cell("plots.show(plots.plot_status_counts(results))"),
         new_code_cell('print("studies without result files:", analysis.missing_studies(results) or "none")\n'
                       'for note in results.notes:\n    print("-", note)'),
+        new_markdown_cell("## Paper claims\n\nEach claim the results can speak to: the measured effect with a 95% "
+                          "interval (seeds, or a bootstrap over test images with one seed), a verdict, and the "
+                          "paper's number beside it. The deciding rule is printed with the table."),
+        new_code_cell("from IPython.display import Markdown, display\n\n"
+                      "from ran_core import scorecard\n\n"
+                      "display(Markdown(scorecard.scorecard_markdown(results)))"),
         new_markdown_cell("## Measured vs paper, per study"),
         new_code_cell(
-            "from IPython.display import Markdown, display\n\n"
             "for study in results.studies:\n"
             "    display(Markdown(f\"### {study}\"))\n"
             "    display(analysis.study_summary(results, study))\n"
