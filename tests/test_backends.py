@@ -44,13 +44,16 @@ def test_tensorflow_and_jax_agree_on_a_confidently_wrong_example(tmp_path):
     bias_grad = grads[[v.path for v in model.trainable_variables].index(logits_layer.bias.path)]
     # d(mean loss)/d(bias of class 3) = (p3 - 1) / 8 from the wrong example alone: about -1/8.
     assert bias_grad[3] < -0.1, f"the confidently wrong example must pull its true class up: {bias_grad}"
-    # Float tolerance, per variable against its own size and the whole gradient's: some gradients
-    # are zero in exact arithmetic (a shift that the next training-mode BN removes), and there each
-    # backend returns its own round-off. float32 round-off grows towards the stem through 56 layers of
-    # BN on 1-channel maps (width 1/16); a different loss (clipped probabilities) differs by O(1).
-    total = np.sqrt(sum(float(np.sum(g ** 2)) for g in grads))
-    errors = {v.path: float(np.linalg.norm(t - g) / (np.linalg.norm(g) + 1e-3 * total))
-              for v, g, t in zip(model.trainable_variables, grads, their_grads)}
-    worst = sorted(errors.items(), key=lambda kv: -kv[1])[:5]
-    print(f"\nloss {here} {loss:.6f} vs {other} {float(theirs['loss']):.6f}; worst gradient errors {worst}")
-    assert max(errors.values()) < 5e-2, worst
+    # The classifier's gradients (where a clipped-probability loss would already differ by ~1/8)
+    # agree tightly; the whole gradient within float tolerance. Per-variable errors deep in the
+    # network are round-off: it grows towards the stem through 56 layers of training-mode BN on
+    # 1-channel maps (width 1/16), and some gradients are zero in exact arithmetic (a shift that the
+    # next BN removes), where each backend returns its own round-off.
+    paths = [v.path for v in model.trainable_variables]
+    for variable in (logits_layer.kernel, logits_layer.bias):
+        i = paths.index(variable.path)
+        np.testing.assert_allclose(their_grads[i], grads[i], rtol=1e-3, atol=1e-6, err_msg=variable.path)
+    flat, their_flat = np.concatenate([g.ravel() for g in grads]), np.concatenate([t.ravel() for t in their_grads])
+    error = float(np.linalg.norm(their_flat - flat) / np.linalg.norm(flat))
+    print(f"\nloss {here} {loss:.6f} vs {other} {float(theirs['loss']):.6f}; whole-gradient relative error {error:.2e}")
+    assert error < 1e-2, error
