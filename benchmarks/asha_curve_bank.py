@@ -28,8 +28,12 @@ from ran_core.space import Study
 from ran_core.sweep import run_study
 
 BANK = Path(__file__).with_name("asha_curve_bank.parquet")
-GRID = {"model": ["attention56", "resnet56"], "noise_ratio": [0.0, 0.3], "learning_rate": [0.01, 0.03, 0.1, 0.3],
-        "weight_decay": [1e-5, 1e-3]}
+GRID = {
+    "model": ["attention56", "resnet56"],
+    "noise_ratio": [0.0, 0.3],
+    "learning_rate": [0.01, 0.03, 0.1, 0.3],
+    "weight_decay": [1e-5, 1e-3],
+}
 FIXED = {"dataset": "digits", "batch_size": 32, "lr_drops": (0.5, 0.75)}
 CONFIG = ("model", "width", *(name for name in GRID if name != "model"))
 
@@ -54,19 +58,37 @@ def main(argv=None):
     study = Study("asha_curve_bank", grid={**GRID, "width": args.widths}, fixed={**FIXED, "epochs": args.epochs})
     with tempfile.TemporaryDirectory(prefix="ran_bank_") as tmp:
         started = time.perf_counter()
-        status = run_study({"smoke": study}, ["--no-dashboard", "--scheduler", "fifo", "--output", f"{tmp}/out",
-                                              "--storage", f"{tmp}/storage", "--backend", args.backend,
-                                              "--max-concurrent", str(args.max_concurrent)])
+        status = run_study(
+            {"smoke": study},
+            [
+                "--no-dashboard",
+                "--scheduler",
+                "fifo",
+                "--output",
+                f"{tmp}/out",
+                "--storage",
+                f"{tmp}/storage",
+                "--backend",
+                args.backend,
+                "--max-concurrent",
+                str(args.max_concurrent),
+            ],
+        )
         wall = time.perf_counter() - started
         bank = bank_from(f"{tmp}/out")
     configs = bank["trial_id"].nunique()
     if status != 0 or configs < study.num_cells():
-        print(f"error: only {configs} of {study.num_cells()} configurations ran their whole budget "
-              f"(sweep exit status {status}); nothing written", file=sys.stderr)
+        print(
+            f"error: only {configs} of {study.num_cells()} configurations ran their whole budget "
+            f"(sweep exit status {status}); nothing written",
+            file=sys.stderr,
+        )
         return 1
     write_table(pa.Table.from_pandas(bank, preserve_index=False), args.out)
-    print(f"{configs} configurations x {args.epochs} epochs -> {args.out}; sweep wall time {wall:.0f} s, "
-          f"epochs' own time {bank['epoch_time_s'].sum():.0f} s")
+    print(
+        f"{configs} configurations x {args.epochs} epochs -> {args.out}; sweep wall time {wall:.0f} s, "
+        f"epochs' own time {bank['epoch_time_s'].sum():.0f} s"
+    )
     return 0
 
 

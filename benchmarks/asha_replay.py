@@ -101,8 +101,11 @@ def replay_tune(make_scheduler, curves, order, workers):
             break
         now, _, trial = heapq.heappop(running)
         trial.epochs_run += 1
-        result = {TIME_ATTR: trial.epochs_run, "training_iteration": trial.epochs_run,
-                  METRIC: float(curves.error[trial.index, trial.epochs_run - 1])}
+        result = {
+            TIME_ATTR: trial.epochs_run,
+            "training_iteration": trial.epochs_run,
+            METRIC: float(curves.error[trial.index, trial.epochs_run - 1]),
+        }
         trial.last_result = result
         decision = scheduler.on_trial_result(controller, trial, result)
         if trial.epochs_run == curves.budget or decision == TrialScheduler.STOP:
@@ -120,8 +123,9 @@ def replay_tune(make_scheduler, curves, order, workers):
 
 def replay_optuna(make_pruner, curves, order, workers):
     """The same sweep with an Optuna pruner deciding after every reported epoch."""
-    study = optuna.create_study(direction="minimize", pruner=make_pruner(),
-                                sampler=optuna.samplers.RandomSampler(seed=0))
+    study = optuna.create_study(
+        direction="minimize", pruner=make_pruner(), sampler=optuna.samplers.RandomSampler(seed=0)
+    )
     waiting, running, now = list(order), [], 0.0
     epochs = np.zeros(curves.configs, dtype=int)
 
@@ -157,29 +161,42 @@ def score(curves, epochs, order):
 
 def contenders(budget):
     """name -> (replay function, factory of a fresh scheduler or pruner)."""
-    tune = {f"asha g={g} rf={rf}": (lambda g=g, rf=rf: ASHAScheduler(
-                time_attr=TIME_ATTR, metric=METRIC, mode=MODE, max_t=budget, grace_period=g, reduction_factor=rf))
-            for g in (1, 2, 3) for rf in (2, 3, 4) if g * rf <= budget}
-    tune["asha g=1 rf=3 brackets=3"] = lambda: ASHAScheduler(time_attr=TIME_ATTR, metric=METRIC, mode=MODE,
-                                                               max_t=budget, grace_period=1, reduction_factor=3,
-                                                               brackets=3)
-    tune["hyperband rf=3"] = lambda: HyperBandScheduler(time_attr=TIME_ATTR, metric=METRIC, mode=MODE,
-                                                        max_t=budget, reduction_factor=3)
+    tune = {
+        f"asha g={g} rf={rf}": (
+            lambda g=g, rf=rf: ASHAScheduler(
+                time_attr=TIME_ATTR, metric=METRIC, mode=MODE, max_t=budget, grace_period=g, reduction_factor=rf
+            )
+        )
+        for g in (1, 2, 3)
+        for rf in (2, 3, 4)
+        if g * rf <= budget
+    }
+    tune["asha g=1 rf=3 brackets=3"] = lambda: ASHAScheduler(
+        time_attr=TIME_ATTR, metric=METRIC, mode=MODE, max_t=budget, grace_period=1, reduction_factor=3, brackets=3
+    )
+    tune["hyperband rf=3"] = lambda: HyperBandScheduler(
+        time_attr=TIME_ATTR, metric=METRIC, mode=MODE, max_t=budget, reduction_factor=3
+    )
     for g in (1, 3):
-        tune[f"median stopping g={g}"] = lambda g=g: MedianStoppingRule(time_attr=TIME_ATTR, metric=METRIC,
-                                                                        mode=MODE, grace_period=g,
-                                                                        min_samples_required=3)
+        tune[f"median stopping g={g}"] = lambda g=g: MedianStoppingRule(
+            time_attr=TIME_ATTR, metric=METRIC, mode=MODE, grace_period=g, min_samples_required=3
+        )
     pruners = {
         "optuna successive halving g=1 rf=3": lambda: optuna.pruners.SuccessiveHalvingPruner(
-            min_resource=1, reduction_factor=3),
-        "optuna hyperband rf=3": lambda: optuna.pruners.HyperbandPruner(min_resource=1, max_resource=budget,
-                                                                        reduction_factor=3),
+            min_resource=1, reduction_factor=3
+        ),
+        "optuna hyperband rf=3": lambda: optuna.pruners.HyperbandPruner(
+            min_resource=1, max_resource=budget, reduction_factor=3
+        ),
         "optuna median warmup=3": lambda: optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=3),
-        "optuna percentile 25 warmup=3": lambda: optuna.pruners.PercentilePruner(25.0, n_startup_trials=5,
-                                                                                 n_warmup_steps=3),
+        "optuna percentile 25 warmup=3": lambda: optuna.pruners.PercentilePruner(
+            25.0, n_startup_trials=5, n_warmup_steps=3
+        ),
     }
-    return {**{name: (replay_tune, make) for name, make in tune.items()},
-            **{name: (replay_optuna, make) for name, make in pruners.items()}}
+    return {
+        **{name: (replay_tune, make) for name, make in tune.items()},
+        **{name: (replay_optuna, make) for name, make in pruners.items()},
+    }
 
 
 def main(argv=None):
@@ -187,8 +204,12 @@ def main(argv=None):
     parser.add_argument("--bank", default=str(BANK))
     parser.add_argument("--orders", type=int, default=100, help="random trial orders per scheduler")
     parser.add_argument("--workers", type=int, default=4, help="trials running at once")
-    parser.add_argument("--subsample", type=float, default=1.0,
-                        help="each order draws this fraction of the configurations (a bootstrap over the bank)")
+    parser.add_argument(
+        "--subsample",
+        type=float,
+        default=1.0,
+        help="each order draws this fraction of the configurations (a bootstrap over the bank)",
+    )
     parser.add_argument("--only", help="replay only the contenders whose name contains this")
     args = parser.parse_args(argv)
     logging.getLogger("ray.tune").setLevel(logging.ERROR)
@@ -196,20 +217,31 @@ def main(argv=None):
     curves = Curves(args.bank)
     size = max(2, round(args.subsample * curves.configs))
     orders = [np.random.default_rng(seed).permutation(curves.configs)[:size] for seed in range(args.orders)]
-    report = {"bank": args.bank, "configs": curves.configs, "budget": curves.budget, "workers": args.workers,
-              "orders": args.orders, "configs_per_order": size,
-              "best_final_error": round(float(curves.final.min()), 4), "schedulers": {}}
+    report = {
+        "bank": args.bank,
+        "configs": curves.configs,
+        "budget": curves.budget,
+        "workers": args.workers,
+        "orders": args.orders,
+        "configs_per_order": size,
+        "best_final_error": round(float(curves.final.min()), 4),
+        "schedulers": {},
+    }
     for name, (replay, make) in contenders(curves.budget).items():
         if args.only and args.only not in name:
             continue
         started = time.perf_counter()
-        fractions, regrets = np.array([score(curves, replay(make, curves, order, args.workers), order)
-                                       for order in orders]).T
+        fractions, regrets = np.array(
+            [score(curves, replay(make, curves, order, args.workers), order) for order in orders]
+        ).T
         report["schedulers"][name] = {
-            "fraction_of_full": round(fractions.mean(), 3), "fraction_std": round(fractions.std(), 3),
-            "regret_pp": round(regrets.mean(), 2), "regret_std_pp": round(regrets.std(), 2),
+            "fraction_of_full": round(fractions.mean(), 3),
+            "fraction_std": round(fractions.std(), 3),
+            "regret_pp": round(regrets.mean(), 2),
+            "regret_std_pp": round(regrets.std(), 2),
             "regret_p90_pp": round(float(np.percentile(regrets, 90)), 2),
-            "replay_s": round(time.perf_counter() - started, 1)}
+            "replay_s": round(time.perf_counter() - started, 1),
+        }
         print(f"{name:36s} {json.dumps(report['schedulers'][name])}", flush=True)
     print(json.dumps(report, indent=1))
 

@@ -32,8 +32,13 @@ from ran_core.results import compacted_path, parts_path, read_results
 from ran_core.space import SMOKE, Study
 from ran_core.sweep import build_tuner, configure, reconcile, sampler_for
 
-SEARCH = {"model": ["attention56", "resnet56"], "attention_type": ["mixed", "channel", "spatial"],
-          "learning_mode": ["arl", "nal"], "learning_rate": (0.01, 0.3), "weight_decay": (1e-5, 1e-3)}
+SEARCH = {
+    "model": ["attention56", "resnet56"],
+    "attention_type": ["mixed", "channel", "spatial"],
+    "learning_mode": ["arl", "nal"],
+    "learning_rate": (0.01, 0.3),
+    "weight_decay": (1e-5, 1e-3),
+}
 
 
 class _Trial:
@@ -51,9 +56,17 @@ def bench_recorder(args):
         for i in range(args.trials):
             trial = _Trial(f"t{i:06d}", config)
             for epoch in range(1, args.epochs + 1):
-                trial.last_result = {"epoch": epoch, "test_error": 1 / epoch, "test_accuracy": 1 - 1 / epoch,
-                                     "train_loss": 1.0, "epoch_time_s": 0.1, "images_per_s": 1e4,
-                                     "time_total_s": 0.1 * epoch, "node": "n", "backend": "tensorflow"}
+                trial.last_result = {
+                    "epoch": epoch,
+                    "test_error": 1 / epoch,
+                    "test_accuracy": 1 - 1 / epoch,
+                    "train_loss": 1.0,
+                    "epoch_time_s": 0.1,
+                    "images_per_s": 1e4,
+                    "time_total_s": 0.1 * epoch,
+                    "node": "n",
+                    "backend": "tensorflow",
+                }
                 recorder.on_trial_result(i, [], trial, dict(trial.last_result))
             recorder.on_trial_complete(i, [], trial)
             if (i + 1) % args.block == 0:
@@ -69,18 +82,29 @@ def bench_recorder(args):
         recorder.finish()
         compact_s = time.perf_counter() - compacting
         import pyarrow.parquet as pq
+
         trials = pq.read_table(compacted_path(tmp, "trials"))
         epochs = pq.read_table(compacted_path(tmp, "epochs"))
         keys = set(zip(epochs["trial_id"].to_pylist(), epochs["epoch"].to_pylist()))
-    return {"mode": "recorder", "trials": args.trials, "epochs": args.epochs,
-            "hooks_s": round(hooks_s, 2), "hooks_cpu_s": round(hooks_cpu_s, 2), "compact_s": round(compact_s, 2), "total_s": round(hooks_s + compact_s, 2),
-            "block_trials": args.block, "block_s": [round(b, 2) for b in blocks],
-            "last_over_first_block": round(blocks[-1] / blocks[0], 2) if blocks else None,
-            "epoch_parts_before_compaction": parts, "mid_run_read_of_trials_s": round(read_mid_s, 2),
-            "trials_read_mid_run": trials_mid, "trial_rows": trials.num_rows,
-            "trial_ids_unique": len(set(trials["trial_id"].to_pylist())) == trials.num_rows == args.trials,
-            "epoch_rows": epochs.num_rows,
-            "epoch_keys_unique": len(keys) == epochs.num_rows == args.trials * args.epochs}
+    return {
+        "mode": "recorder",
+        "trials": args.trials,
+        "epochs": args.epochs,
+        "hooks_s": round(hooks_s, 2),
+        "hooks_cpu_s": round(hooks_cpu_s, 2),
+        "compact_s": round(compact_s, 2),
+        "total_s": round(hooks_s + compact_s, 2),
+        "block_trials": args.block,
+        "block_s": [round(b, 2) for b in blocks],
+        "last_over_first_block": round(blocks[-1] / blocks[0], 2) if blocks else None,
+        "epoch_parts_before_compaction": parts,
+        "mid_run_read_of_trials_s": round(read_mid_s, 2),
+        "trials_read_mid_run": trials_mid,
+        "trial_rows": trials.num_rows,
+        "trial_ids_unique": len(set(trials["trial_id"].to_pylist())) == trials.num_rows == args.trials,
+        "epoch_rows": epochs.num_rows,
+        "epoch_keys_unique": len(keys) == epochs.num_rows == args.trials * args.epochs,
+    }
 
 
 def _finished_trial(study, rng, epochs):
@@ -90,8 +114,13 @@ def _finished_trial(study, rng, epochs):
     steps = epochs if rng.random() < 0.2 else int(rng.integers(1, epochs))
     curve = {step: float(rng.random()) for step in range(1, steps + 1)}
     state = optuna.trial.TrialState.COMPLETE if steps == epochs else optuna.trial.TrialState.PRUNED
-    return optuna.trial.create_trial(params=draw.params, distributions=draw.distributions, intermediate_values=curve,
-                                     state=state, value=curve[steps] if steps == epochs else None)
+    return optuna.trial.create_trial(
+        params=draw.params,
+        distributions=draw.distributions,
+        intermediate_values=curve,
+        state=state,
+        value=curve[steps] if steps == epochs else None,
+    )
 
 
 def bench_optuna(args):
@@ -100,8 +129,10 @@ def bench_optuna(args):
 
     study_def = Study("driver_scale", search=SEARCH, fixed=_fixed(SEARCH, 9))
     _, sweep_args = configure({"smoke": study_def}, ["--output", tempfile.gettempdir(), "--max-concurrent", "8"])
-    samplers = {"sweep: RecentTPESampler window 1000": lambda: sampler_for(study_def, sweep_args),
-                "plain TPESampler": lambda: optuna.samplers.TPESampler(seed=0, n_startup_trials=8)}
+    samplers = {
+        "sweep: RecentTPESampler window 1000": lambda: sampler_for(study_def, sweep_args),
+        "plain TPESampler": lambda: optuna.samplers.TPESampler(seed=0, n_startup_trials=8),
+    }
     rows = {}
     for name, make in samplers.items():
         rows[name] = {}
@@ -141,8 +172,11 @@ class _Probe(tune.Callback):
 
     def rate(self, i):
         (n0, t0, c0), (n1, t1, c1) = self.marks[i - 1], self.marks[i]
-        return {"trials": n1, "trials_per_min": round(60 * (n1 - n0) / (t1 - t0), 1),
-                "driver_cpu_ms_per_trial": round(1000 * (c1 - c0) / (n1 - n0), 1)}
+        return {
+            "trials": n1,
+            "trials_per_min": round(60 * (n1 - n0) / (t1 - t0), 1),
+            "driver_cpu_ms_per_trial": round(1000 * (c1 - c0) / (n1 - n0), 1),
+        }
 
 
 def noop_trial(config):
@@ -158,13 +192,28 @@ def bench_tuner(args):
     if args.sampler == "grid":
         cells = math.ceil(args.trials / 10)
         lrs = [0.001 * 1000 ** (i / max(1, cells - 1)) for i in range(cells)]
-        study = Study("driver_scale", grid={"learning_rate": lrs, "weight_decay": [1e-6 * 2.5 ** i for i in range(10)]},
-                      fixed=_fixed(("learning_rate", "weight_decay"), args.epochs))
+        study = Study(
+            "driver_scale",
+            grid={"learning_rate": lrs, "weight_decay": [1e-6 * 2.5**i for i in range(10)]},
+            fixed=_fixed(("learning_rate", "weight_decay"), args.epochs),
+        )
     else:
         study = Study("driver_scale", search=SEARCH, fixed=_fixed(SEARCH, args.epochs))
     with tempfile.TemporaryDirectory(prefix="ran_driver_") as tmp:
-        argv = ["--output", f"{tmp}/out", "--storage", f"{tmp}/storage", "--max-concurrent", str(args.concurrency),
-                "--scheduler", "asha", "--cpus-per-trial", str(args.cpus_per_trial), "--max-failures", "0"]
+        argv = [
+            "--output",
+            f"{tmp}/out",
+            "--storage",
+            f"{tmp}/storage",
+            "--max-concurrent",
+            str(args.concurrency),
+            "--scheduler",
+            "asha",
+            "--cpus-per-trial",
+            str(args.cpus_per_trial),
+            "--max-failures",
+            "0",
+        ]
         if study.exhaustive:
             study = study.replace(seeds=(0,))
         else:
@@ -175,8 +224,14 @@ def bench_tuner(args):
         ray.init(num_cpus=args.ray_cpus, include_dashboard=False, log_to_driver=False)
         probe = _Probe(args.block)
         try:
-            tuner = build_tuner(study, sweep_args, None, "driver_scale", trainable=tune.with_resources(
-                noop_trial, {"cpu": args.cpus_per_trial}), callbacks=[probe])
+            tuner = build_tuner(
+                study,
+                sweep_args,
+                None,
+                "driver_scale",
+                trainable=tune.with_resources(noop_trial, {"cpu": args.cpus_per_trial}),
+                callbacks=[probe],
+            )
             started = time.perf_counter()
             with redirect_stdout(io.StringIO()):
                 grid = tuner.fit()
@@ -188,11 +243,19 @@ def bench_tuner(args):
             summary = reconcile(grid, ResultRecorder(f"{tmp}/out", "driver_scale", study.name))
         reconcile_s = time.perf_counter() - started
         trials = read_results(f"{tmp}/out", "trials").to_pandas()
-    return {"mode": "tuner", "sampler": args.sampler, "trials": len(trials), "epochs": args.epochs,
-            "concurrency": args.concurrency, "fit_s": round(fit_s, 1), "reconcile_s": round(reconcile_s, 1),
-            "trials_per_min_overall": round(60 * len(trials) / fit_s, 1), "errored": len(summary["errored"]),
-            "statuses": trials["status"].value_counts().to_dict(),
-            "blocks": [probe.rate(i) for i in range(1, len(probe.marks))]}
+    return {
+        "mode": "tuner",
+        "sampler": args.sampler,
+        "trials": len(trials),
+        "epochs": args.epochs,
+        "concurrency": args.concurrency,
+        "fit_s": round(fit_s, 1),
+        "reconcile_s": round(reconcile_s, 1),
+        "trials_per_min_overall": round(60 * len(trials) / fit_s, 1),
+        "errored": len(summary["errored"]),
+        "statuses": trials["status"].value_counts().to_dict(),
+        "blocks": [probe.rate(i) for i in range(1, len(probe.marks))],
+    }
 
 
 def main(argv=None):

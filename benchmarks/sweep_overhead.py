@@ -28,22 +28,45 @@ def main():
     parser.add_argument("--epochs", type=int, default=2, help="tune so one trial takes about a minute")
     parser.add_argument("--concurrency", type=int, default=2)
     args = parser.parse_args()
-    study = Study("sweep_overhead", fixed={"model": "attention56", "dataset": "digits", "width": 0.25,
-                                           "epochs": args.epochs}, seeds=tuple(range(args.trials)))
+    study = Study(
+        "sweep_overhead",
+        fixed={"model": "attention56", "dataset": "digits", "width": 0.25, "epochs": args.epochs},
+        seeds=tuple(range(args.trials)),
+    )
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
-        status = run_study({"smoke": study}, ["--no-dashboard", "--output", f"{tmp}/out", "--storage",
-                                              f"{tmp}/storage", "--max-concurrent", str(args.concurrency)])
+        status = run_study(
+            {"smoke": study},
+            [
+                "--no-dashboard",
+                "--output",
+                f"{tmp}/out",
+                "--storage",
+                f"{tmp}/storage",
+                "--max-concurrent",
+                str(args.concurrency),
+            ],
+        )
         wall = time.perf_counter() - started
         trials = read_results(Path(tmp) / "out", "trials").to_pandas()
         epochs = read_results(Path(tmp) / "out", "epochs").to_pandas()
     training = epochs["epoch_time_s"].sum() / args.concurrency
     trial_wall = trials["wall_time_s"].sum() / args.concurrency
-    print(json.dumps({"exit_status": status, "trials": len(trials), "concurrency": args.concurrency,
-                      "mean_trial_wall_s": round(trials["wall_time_s"].mean(), 1), "sweep_wall_s": round(wall, 1),
-                      "training_over_concurrency_s": round(training, 1), "ratio_to_training": round(wall / training, 3),
-                      "trial_wall_over_concurrency_s": round(trial_wall, 1),
-                      "ratio_to_trial_wall": round(wall / trial_wall, 3)}))
+    print(
+        json.dumps(
+            {
+                "exit_status": status,
+                "trials": len(trials),
+                "concurrency": args.concurrency,
+                "mean_trial_wall_s": round(trials["wall_time_s"].mean(), 1),
+                "sweep_wall_s": round(wall, 1),
+                "training_over_concurrency_s": round(training, 1),
+                "ratio_to_training": round(wall / training, 3),
+                "trial_wall_over_concurrency_s": round(trial_wall, 1),
+                "ratio_to_trial_wall": round(wall / trial_wall, 3),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

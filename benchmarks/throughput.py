@@ -31,30 +31,54 @@ def trial(model, width, batch_size, precision, steps_per_execution, dataset, epo
     from ran_core.data import load_dataset
     from ran_core.train import train
 
-    data = (load_dataset("synthetic", num_train=num_train, num_test=max(num_train // 5, batch_size))
-            if dataset == "synthetic" else load_dataset(dataset))
-    config = dict(model=model, width=width, dataset=dataset, batch_size=batch_size, precision=precision,
-                  epochs=epochs, learning_rate=0.05)
+    data = (
+        load_dataset("synthetic", num_train=num_train, num_test=max(num_train // 5, batch_size))
+        if dataset == "synthetic"
+        else load_dataset(dataset)
+    )
+    config = dict(
+        model=model,
+        width=width,
+        dataset=dataset,
+        batch_size=batch_size,
+        precision=precision,
+        epochs=epochs,
+        learning_rate=0.05,
+    )
     if steps_per_execution is not None:
         config["steps_per_execution"] = steps_per_execution
     images = (len(data.x_train) // batch_size) * batch_size
     trials = []
     for _ in range(repeat):
         marks = [time.perf_counter()]
-        result = train(config, dataset=data, on_epoch_end=lambda metrics, save: marks.append(time.perf_counter()))
+        result = train(
+            config, dataset=data, on_epoch_end=lambda metrics, save, marks=marks: marks.append(time.perf_counter())
+        )
         walls = np.diff(marks)
         steady = float(np.median(walls[1:])) if len(walls) > 1 else None
-        trials.append({
-            "epoch_wall_s": [round(float(w), 3) for w in walls],
-            "steady_epoch_s": round(steady, 3) if steady else None,
-            "fixed_cost_s": round(float(walls[0]) - steady, 3) if steady else None,
-            "first_epoch_vs_steady": round(float(walls[0]) / steady, 2) if steady else None,
-            "end_to_end_images_per_s": round(images / steady, 1) if steady else None,
-            "final_test_accuracy": result.history[-1]["test_accuracy"],
-        })
-    return {"mode": "trial", "model": model, "width": width, "batch_size": batch_size, "precision": precision,
-            "steps_per_execution": steps_per_execution, "dataset": dataset, "train_images": images,
-            "epochs": epochs, "params": result.params, "trials": trials}
+        trials.append(
+            {
+                "epoch_wall_s": [round(float(w), 3) for w in walls],
+                "steady_epoch_s": round(steady, 3) if steady else None,
+                "fixed_cost_s": round(float(walls[0]) - steady, 3) if steady else None,
+                "first_epoch_vs_steady": round(float(walls[0]) / steady, 2) if steady else None,
+                "end_to_end_images_per_s": round(images / steady, 1) if steady else None,
+                "final_test_accuracy": result.history[-1]["test_accuracy"],
+            }
+        )
+    return {
+        "mode": "trial",
+        "model": model,
+        "width": width,
+        "batch_size": batch_size,
+        "precision": precision,
+        "steps_per_execution": steps_per_execution,
+        "dataset": dataset,
+        "train_images": images,
+        "epochs": epochs,
+        "params": result.params,
+        "trials": trials,
+    }
 
 
 def step(model, width, batch_size, precision, steps_per_execution, steps):
@@ -65,8 +89,15 @@ def step(model, width, batch_size, precision, steps_per_execution, steps):
     from ran_core.engine import choose_steps_per_execution, make_engine
     from ran_core.train import build_training_model, compile_for
 
-    config = TrainConfig(model=model, width=width, dataset="synthetic", batch_size=batch_size, precision=precision,
-                         epochs=10, steps_per_execution=steps_per_execution or 0)
+    config = TrainConfig(
+        model=model,
+        width=width,
+        dataset="synthetic",
+        batch_size=batch_size,
+        precision=precision,
+        epochs=10,
+        steps_per_execution=steps_per_execution or 0,
+    )
     spe = choose_steps_per_execution(config.steps_per_execution, steps)
     steps = -(-steps // spe) * spe  # whole compiled calls
     data = load_dataset("synthetic", num_train=batch_size * steps, num_test=batch_size)
@@ -87,35 +118,54 @@ def step(model, width, batch_size, precision, steps_per_execution, steps):
     started = time.perf_counter()
     engine.train_epoch(order, batch_size)
     elapsed = time.perf_counter() - started
-    return {"mode": "step", "model": model, "width": width, "batch_size": batch_size, "precision": precision,
-            "steps_per_execution": spe, "jit_compile": str(model_.jit_compile),
-            "params": sum(int(np.prod(v.shape)) for v in network.trainable_variables),
-            "build_s": round(build_s, 2), "compile_s": round(first_call_s - call_s, 2), "timed_steps": steps,
-            "images_per_s": round(batch_size * steps / elapsed, 1), "step_ms": round(1000 * elapsed / steps, 3)}
+    return {
+        "mode": "step",
+        "model": model,
+        "width": width,
+        "batch_size": batch_size,
+        "precision": precision,
+        "steps_per_execution": spe,
+        "jit_compile": str(model_.jit_compile),
+        "params": sum(int(np.prod(v.shape)) for v in network.trainable_variables),
+        "build_s": round(build_s, 2),
+        "compile_s": round(first_call_s - call_s, 2),
+        "timed_steps": steps,
+        "images_per_s": round(batch_size * steps / elapsed, 1),
+        "step_ms": round(1000 * elapsed / steps, 3),
+    }
 
 
 def device_name():
     """The accelerator's name (e.g. 'NVIDIA H200'), or 'cpu (N cores)'."""
     if keras.backend.backend() == "jax":
         import jax
+
         device = jax.devices()[0]
         return f"cpu ({os.cpu_count()} cores)" if device.platform == "cpu" else device.device_kind
     from ran_core.results import accelerator_name
+
     name = accelerator_name()
     return f"cpu ({os.cpu_count()} cores)" if name == "cpu" else name
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     parser.add_argument("mode", choices=["trial", "step"], help="whole trials (a) or steady-state steps (b)")
     parser.add_argument("--model", nargs="+", default=["attention56"], help="registered model names")
     parser.add_argument("--width", type=float, nargs="+", default=[1.0], help="channel multipliers")
     parser.add_argument("--batch-size", type=int, nargs="+", default=[64], help="batch sizes")
-    parser.add_argument("--precision", nargs="+", default=["float32"], choices=["float32", "mixed_bfloat16"],
-                        help="dtype policies")
-    parser.add_argument("--steps-per-execution", type=int, nargs="+", default=[None],
-                        help="steps per compiled call (0 = automatic; default: the config's default)")
+    parser.add_argument(
+        "--precision", nargs="+", default=["float32"], choices=["float32", "mixed_bfloat16"], help="dtype policies"
+    )
+    parser.add_argument(
+        "--steps-per-execution",
+        type=int,
+        nargs="+",
+        default=[None],
+        help="steps per compiled call (0 = automatic; default: the config's default)",
+    )
     parser.add_argument("--steps", type=int, default=50, help="step: timed steady-state steps")
     parser.add_argument("--dataset", default="synthetic", help="trial: dataset (synthetic, digits, cifar10...)")
     parser.add_argument("--num-train", type=int, default=2048, help="trial: training images of synthetic data")
@@ -124,14 +174,21 @@ def main(argv=None):
     parser.add_argument("--out", help="also write the JSON here")
     args = parser.parse_args(argv)
 
-    report = {"backend": keras.backend.backend(), "device": device_name(), "keras": keras.__version__,
-              "python": platform.python_version(), "host": platform.node(),
-              "compile_cache": os.environ.get("JAX_COMPILATION_CACHE_DIR"), "results": []}
+    report = {
+        "backend": keras.backend.backend(),
+        "device": device_name(),
+        "keras": keras.__version__,
+        "python": platform.python_version(),
+        "host": platform.node(),
+        "compile_cache": os.environ.get("JAX_COMPILATION_CACHE_DIR"),
+        "results": [],
+    }
     grid = itertools.product(args.model, args.width, args.batch_size, args.precision, args.steps_per_execution)
     for model, width, batch_size, precision, spe in grid:
         if args.mode == "trial":
-            row = trial(model, width, batch_size, precision, spe, args.dataset, args.epochs, args.repeat,
-                        args.num_train)
+            row = trial(
+                model, width, batch_size, precision, spe, args.dataset, args.epochs, args.repeat, args.num_train
+            )
         else:
             row = step(model, width, batch_size, precision, spe, args.steps)
         report["results"].append(row)

@@ -20,7 +20,7 @@ from ran_core.studies import STUDIES
 
 HERE = Path(__file__).resolve().parent
 
-SETUP = '''\
+SETUP = """\
 import os
 import sys
 from pathlib import Path
@@ -34,23 +34,27 @@ except ImportError:  # a checkout without `pip install -e .`: use the repository
 RESULTS_DIR = Path(os.environ.get("RAN_RESULTS_DIR", "../results"))
 print("results folder:", RESULTS_DIR.resolve())
 results = analysis.load_results(RESULTS_DIR)
-results'''
+results"""
 
 READING = (
     "Errors are test error in percent (100 × (1 − accuracy)) on the clean test set at the last epoch. "
     "Tables show mean ± std over the seeds of *completed* trials and the min–max range; pruned (ASHA) "
     "and errored trials are counted, never averaged. In figures, solid lines / filled markers are measured "
     "(error bars: min–max over seeds), dashed lines with hollow markers are the paper. Settings the paper "
-    "does not report (smoke runs on `digits`, reduced widths, other models) show \"no paper value\"."
+    'does not report (smoke runs on `digits`, reduced widths, other models) show "no paper value".'
 )
+
 
 def _nb(name: str, cells: list) -> nbformat.NotebookNode:
     for i, cell in enumerate(cells):
         cell["id"] = f"{name}-{i:02d}"
-    nb = new_notebook(cells=cells, metadata={
-        "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
-        "language_info": {"name": "python"},
-    })
+    nb = new_notebook(
+        cells=cells,
+        metadata={
+            "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"},
+        },
+    )
     nbformat.validate(nb)
     return nb
 
@@ -58,8 +62,10 @@ def _nb(name: str, cells: list) -> nbformat.NotebookNode:
 def study_notebook(info) -> nbformat.NotebookNode:
     study = info.name
     cells = [
-        new_markdown_cell(f"# {info.title} (paper: {info.paper})\n\n{info.question}\n\n{READING}\n\n"
-                          "Set `RAN_RESULTS_DIR` to read another results folder (default `../results`)."),
+        new_markdown_cell(
+            f"# {info.title} (paper: {info.paper})\n\n{info.question}\n\n{READING}\n\n"
+            "Set `RAN_RESULTS_DIR` to read another results folder (default `../results`)."
+        ),
         new_code_cell(SETUP),
         new_code_cell(f'STUDY = "{study}"\nanalysis.status_counts(results.study(STUDY))'),
     ]
@@ -67,8 +73,10 @@ def study_notebook(info) -> nbformat.NotebookNode:
         cells += [
             new_markdown_cell("## Best completed configurations"),
             new_code_cell("analysis.study_summary(results, STUDY)"),
-            new_markdown_cell("## ASHA rungs\n\nRungs are inferred from the epochs at which pruned trials "
-                              "stopped; completed trials sit on the top rung."),
+            new_markdown_cell(
+                "## ASHA rungs\n\nRungs are inferred from the epochs at which pruned trials "
+                "stopped; completed trials sit on the top rung."
+            ),
             new_code_cell("analysis.asha_rungs(results, STUDY)"),
         ]
     else:
@@ -76,14 +84,16 @@ def study_notebook(info) -> nbformat.NotebookNode:
             new_markdown_cell("## Measured vs paper"),
             new_code_cell("analysis.study_summary(results, STUDY)"),
         ]
-    cells.append(new_code_cell("for note in analysis.study_notes(results, STUDY):\n    print(\"-\", note)"))
+    cells.append(new_code_cell('for note in analysis.study_notes(results, STUDY):\n    print("-", note)'))
     cells.append(new_markdown_cell("## Figures"))
     cells += [new_code_cell(f"plots.show(plots.{figure.function}(results, STUDY))") for figure in info.figures]
     cells += [
         new_markdown_cell("## Learning curves\n\nTest error per epoch; pruned trials are dashed and end in ×."),
         new_code_cell("plots.show(plots.plot_learning_curves(results, STUDY))"),
-        new_markdown_cell("## Confusion matrix of the best completed trial\n\n"
-                          "Rows are true labels; pass `trial_id=...` to look at another trial."),
+        new_markdown_cell(
+            "## Confusion matrix of the best completed trial\n\n"
+            "Rows are true labels; pass `trial_id=...` to look at another trial."
+        ),
         new_code_cell("plots.show(plots.plot_confusion(results, study=STUDY))"),
         new_markdown_cell("## Errored trials"),
         new_code_cell("analysis.errored_trials(results.study(STUDY))"),
@@ -95,29 +105,38 @@ def overview_notebook() -> nbformat.NotebookNode:
     cells = [
         new_markdown_cell(
             "# Residual Attention Network sweeps: overview\n\n"
-            "What has run, what failed, and how each study compares with Wang et al., \"Residual Attention "
-            "Network for Image Classification\" (CVPR 2017). One notebook per study goes deeper: "
-            + ", ".join(f"[{s}]({s}.ipynb)" for s in STUDIES) + f".\n\n{READING}\n\n"
-            "Set `RAN_RESULTS_DIR` to read another results folder (default `../results`)."),
+            'What has run, what failed, and how each study compares with Wang et al., "Residual Attention '
+            'Network for Image Classification" (CVPR 2017). One notebook per study goes deeper: '
+            + ", ".join(f"[{s}]({s}.ipynb)" for s in STUDIES)
+            + f".\n\n{READING}\n\n"
+            "Set `RAN_RESULTS_DIR` to read another results folder (default `../results`)."
+        ),
         new_code_cell(SETUP),
         new_markdown_cell("## Trials per study"),
         new_code_cell("analysis.status_counts(results)"),
         new_code_cell("plots.show(plots.plot_status_counts(results))"),
-        new_code_cell('print("studies without result files:", analysis.missing_studies(results) or "none")\n'
-                      'for note in results.notes:\n    print("-", note)'),
-        new_markdown_cell("## Paper claims\n\nEach claim the results can speak to: the measured effect with a 95% "
-                          "interval (seeds, or a bootstrap over test images with one seed), a verdict, and the "
-                          "paper's number beside it. The deciding rule is printed with the table."),
-        new_code_cell("from IPython.display import Markdown, display\n\n"
-                      "from ran_core import scorecard\n\n"
-                      "display(Markdown(scorecard.scorecard_markdown(results)))"),
+        new_code_cell(
+            'print("studies without result files:", analysis.missing_studies(results) or "none")\n'
+            'for note in results.notes:\n    print("-", note)'
+        ),
+        new_markdown_cell(
+            "## Paper claims\n\nEach claim the results can speak to: the measured effect with a 95% "
+            "interval (seeds, or a bootstrap over test images with one seed), a verdict, and the "
+            "paper's number beside it. The deciding rule is printed with the table."
+        ),
+        new_code_cell(
+            "from IPython.display import Markdown, display\n\n"
+            "from ran_core import scorecard\n\n"
+            "display(Markdown(scorecard.scorecard_markdown(results)))"
+        ),
         new_markdown_cell("## Measured vs paper, per study"),
         new_code_cell(
             "for study in results.studies:\n"
-            "    display(Markdown(f\"### {study}\"))\n"
+            '    display(Markdown(f"### {study}"))\n'
             "    display(analysis.study_summary(results, study))\n"
             "    for note in analysis.study_notes(results, study):\n"
-            "        print(\"-\", note)"),
+            '        print("-", note)'
+        ),
         new_markdown_cell("## Errored trials"),
         new_code_cell("analysis.errored_trials(results)"),
         new_markdown_cell("## The paper's numbers\n\n`test_error` is a fraction (0.0499 = 4.99 %)."),

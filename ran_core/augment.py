@@ -21,9 +21,13 @@ class Preprocess(layers.Layer):
         self.rng = keras.random.SeedGenerator(self.seed)
 
     def build(self, input_shape):
-        self.pixel_mean = self.add_weight(shape=self.pixel_mean_init.shape, trainable=False, dtype="float32",
-                                          initializer=keras.initializers.Constant(self.pixel_mean_init),
-                                          name="pixel_mean")
+        self.pixel_mean = self.add_weight(
+            shape=self.pixel_mean_init.shape,
+            trainable=False,
+            dtype="float32",
+            initializer=keras.initializers.Constant(self.pixel_mean_init),
+            name="pixel_mean",
+        )
 
     def call(self, images, training=None):
         x = (ops.cast(images, "float32") - self.pixel_mean) / 255.0
@@ -52,5 +56,11 @@ class Preprocess(layers.Layer):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "pixel_mean": self.pixel_mean_init.tolist(), "pad": self.pad,
-                "flip": self.flip, "augment": self.augment, "seed": self.seed}
+        return {
+            **super().get_config(),
+            "pixel_mean": self.pixel_mean_init.tolist(),
+            "pad": self.pad,
+            "flip": self.flip,
+            "augment": self.augment,
+            "seed": self.seed,
+        }

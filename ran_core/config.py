@@ -46,8 +46,10 @@ class Range:
     def describe(self):
         kind = "an integer" if self.integer else "a number"
         high = "inf" if self.high is None else self.high
-        return (f"{kind} in {'(' if self.low_open else '['}{self.low}, {high}"
-                f"{')' if self.high_open or self.high is None else ']'}")
+        return (
+            f"{kind} in {'(' if self.low_open else '['}{self.low}, {high}"
+            f"{')' if self.high_open or self.high is None else ']'}"
+        )
 
     def check(self, name, value):
         """`value` if it lies in the range, else a ValueError naming what is allowed."""
@@ -75,8 +77,9 @@ class TrainConfig:
     """Paper recipe by default (CIFAR): Nesterov SGD, momentum 0.9, weight decay 1e-4, batch 64,
     lr 0.1 divided by 10 at 40% and 60% of the budget; 205 epochs ~ the paper's 160k iterations."""
 
-    model: str = _field("attention56", "attention56 ... attention452, any attentionN (N = 36m + 20), resnet56, "
-                        "resnet164")
+    model: str = _field(
+        "attention56", "attention56 ... attention452, any attentionN (N = 36m + 20), resnet56, resnet164"
+    )
     attention_type: str | None = _field("mixed", "mixed, channel or spatial (ignored, recorded as null, for ResNets)")
     learning_mode: str | None = _field("arl", "arl: (1 + M) * T, nal: M * T (ignored for ResNets)")
     width: float = _field(1.0, "channel multiplier, 1.0 = paper widths")
@@ -93,10 +96,12 @@ class TrainConfig:
     augment: bool = _field(True, "pad-crop-flip augmentation in the training step")
     precision: str = _field("float32", "float32 or mixed_bfloat16")
     seed: int = _field(0, "seed of weights, label noise, shuffling and augmentation")
-    steps_per_execution: int = _field(0, "training steps per compiled call; 0 = automatic (on an accelerator "
-                                         "up to 32 steps per call, 1 on CPU)")
-    mask_pools: tuple | None = _field(DEFAULT_MASK_POOLS, "max-poolings of the soft mask in stages 1, 2, 3 "
-                                                          "(ignored, recorded as null, for ResNets)")
+    steps_per_execution: int = _field(
+        0, "training steps per compiled call; 0 = automatic (on an accelerator up to 32 steps per call, 1 on CPU)"
+    )
+    mask_pools: tuple | None = _field(
+        DEFAULT_MASK_POOLS, "max-poolings of the soft mask in stages 1, 2, 3 (ignored, recorded as null, for ResNets)"
+    )
 
     @classmethod
     def from_dict(cls, values):
@@ -104,8 +109,7 @@ class TrainConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - names)
         if unknown:
-            raise ValueError(f"Unknown config keys {unknown}. Allowed: {sorted(names)}. "
-                             f"Received: {dict(values)!r}")
+            raise ValueError(f"Unknown config keys {unknown}. Allowed: {sorted(names)}. Received: {dict(values)!r}")
         return cls(**values)
 
     def to_dict(self):
@@ -119,10 +123,15 @@ class TrainConfig:
             set_("attention_type", canonical_choice(self.attention_type, ATTENTION_TYPES, "attention_type"))
             set_("learning_mode", canonical_choice(self.learning_mode, LEARNING_MODES, "learning_mode"))
             pools = self.mask_pools
-            if not (isinstance(pools, (tuple, list)) and len(pools) == 3 and all(
-                    isinstance(p, numbers.Integral) and not isinstance(p, bool) and p >= 1 for p in pools)):
-                raise ValueError("mask_pools must be three integers >= 1 (max-poolings of the soft mask in each "
-                                 f"stage). Received: mask_pools={self.mask_pools!r}")
+            if not (
+                isinstance(pools, (tuple, list))
+                and len(pools) == 3
+                and all(isinstance(p, numbers.Integral) and not isinstance(p, bool) and p >= 1 for p in pools)
+            ):
+                raise ValueError(
+                    "mask_pools must be three integers >= 1 (max-poolings of the soft mask in each "
+                    f"stage). Received: mask_pools={self.mask_pools!r}"
+                )
             set_("mask_pools", tuple(int(p) for p in pools))
         else:  # ResNet baselines have none of these; recorded as null.
             set_("attention_type", None)
@@ -141,4 +150,3 @@ class TrainConfig:
             raise ValueError(f"augment must be true or false. Received: augment={self.augment!r}")
         if self.data_dir is not None and not isinstance(self.data_dir, str):
             set_("data_dir", str(self.data_dir))
-

@@ -27,19 +27,112 @@ _SYNTHETIC_DEFAULTS = {"num_train": 1024, "num_test": 256, "num_classes": 10, "s
 DIGITS_UPSCALE = 2
 IMAGE_SIZES = {"cifar10": 32, "cifar100": 32, "digits": 8 * DIGITS_UPSCALE, "synthetic": 32}  # square, pixels
 
-CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
-                   "dog", "frog", "horse", "ship", "truck")
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 # Fine label names in label order (alphabetical), as in the official `meta` file.
-CIFAR100_CLASSES = tuple("""
-apple aquarium_fish baby bear beaver bed bee beetle bicycle bottle bowl boy bridge bus
-butterfly camel can castle caterpillar cattle chair chimpanzee clock cloud cockroach couch
-crab crocodile cup dinosaur dolphin elephant flatfish forest fox girl hamster house kangaroo
-keyboard lamp lawn_mower leopard lion lizard lobster man maple_tree motorcycle mountain mouse
-mushroom oak_tree orange orchid otter palm_tree pear pickup_truck pine_tree plain plate poppy
-porcupine possum rabbit raccoon ray road rocket rose sea seal shark shrew skunk skyscraper
-snail snake spider squirrel streetcar sunflower sweet_pepper table tank telephone television
-tiger tractor train trout tulip turtle wardrobe whale willow_tree wolf woman worm
-""".split())
+CIFAR100_CLASSES = tuple(
+    [
+        "apple",
+        "aquarium_fish",
+        "baby",
+        "bear",
+        "beaver",
+        "bed",
+        "bee",
+        "beetle",
+        "bicycle",
+        "bottle",
+        "bowl",
+        "boy",
+        "bridge",
+        "bus",
+        "butterfly",
+        "camel",
+        "can",
+        "castle",
+        "caterpillar",
+        "cattle",
+        "chair",
+        "chimpanzee",
+        "clock",
+        "cloud",
+        "cockroach",
+        "couch",
+        "crab",
+        "crocodile",
+        "cup",
+        "dinosaur",
+        "dolphin",
+        "elephant",
+        "flatfish",
+        "forest",
+        "fox",
+        "girl",
+        "hamster",
+        "house",
+        "kangaroo",
+        "keyboard",
+        "lamp",
+        "lawn_mower",
+        "leopard",
+        "lion",
+        "lizard",
+        "lobster",
+        "man",
+        "maple_tree",
+        "motorcycle",
+        "mountain",
+        "mouse",
+        "mushroom",
+        "oak_tree",
+        "orange",
+        "orchid",
+        "otter",
+        "palm_tree",
+        "pear",
+        "pickup_truck",
+        "pine_tree",
+        "plain",
+        "plate",
+        "poppy",
+        "porcupine",
+        "possum",
+        "rabbit",
+        "raccoon",
+        "ray",
+        "road",
+        "rocket",
+        "rose",
+        "sea",
+        "seal",
+        "shark",
+        "shrew",
+        "skunk",
+        "skyscraper",
+        "snail",
+        "snake",
+        "spider",
+        "squirrel",
+        "streetcar",
+        "sunflower",
+        "sweet_pepper",
+        "table",
+        "tank",
+        "telephone",
+        "television",
+        "tiger",
+        "tractor",
+        "train",
+        "trout",
+        "tulip",
+        "turtle",
+        "wardrobe",
+        "whale",
+        "willow_tree",
+        "wolf",
+        "woman",
+        "worm",
+    ]
+)
 
 
 class DatasetError(ValueError):
@@ -64,23 +157,38 @@ class Dataset:
 
     def __post_init__(self):
         if len(self.class_names) != self.num_classes:
-            raise ValueError(f"Dataset {self.name!r}: {len(self.class_names)} class_names for "
-                             f"num_classes={self.num_classes}.")
+            raise ValueError(
+                f"Dataset {self.name!r}: {len(self.class_names)} class_names for num_classes={self.num_classes}."
+            )
         for split in ("train", "test"):
             x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
-            if not (isinstance(x, np.ndarray) and x.dtype == np.uint8 and x.ndim == 4 and x.shape[3] == 3
-                    and x.shape[1] >= 1 and x.shape[2] >= 1):
-                raise ValueError(f"Dataset {self.name!r}: x_{split} must be uint8 [N, H, W, 3]. "
-                                 f"Received: {getattr(x, 'dtype', type(x))} {np.shape(x)}")
+            if not (
+                isinstance(x, np.ndarray)
+                and x.dtype == np.uint8
+                and x.ndim == 4
+                and x.shape[3] == 3
+                and x.shape[1] >= 1
+                and x.shape[2] >= 1
+            ):
+                raise ValueError(
+                    f"Dataset {self.name!r}: x_{split} must be uint8 [N, H, W, 3]. "
+                    f"Received: {getattr(x, 'dtype', type(x))} {np.shape(x)}"
+                )
             if not (isinstance(y, np.ndarray) and y.dtype == np.int64 and y.shape == x.shape[:1]):
-                raise ValueError(f"Dataset {self.name!r}: y_{split} must be int64 [{len(x)}]. "
-                                 f"Received: {getattr(y, 'dtype', type(y))} {np.shape(y)}")
+                raise ValueError(
+                    f"Dataset {self.name!r}: y_{split} must be int64 [{len(x)}]. "
+                    f"Received: {getattr(y, 'dtype', type(y))} {np.shape(y)}"
+                )
             if y.size and (y.min() < 0 or y.max() >= self.num_classes):
-                raise ValueError(f"Dataset {self.name!r}: y_{split} must lie in "
-                                 f"[0, {self.num_classes}). Received: [{y.min()}, {y.max()}]")
+                raise ValueError(
+                    f"Dataset {self.name!r}: y_{split} must lie in "
+                    f"[0, {self.num_classes}). Received: [{y.min()}, {y.max()}]"
+                )
             if x.shape[1:] != self.x_train.shape[1:]:
-                raise ValueError(f"Dataset {self.name!r}: x_test images must match x_train's "
-                                 f"{self.x_train.shape[1:]}. Received: {x.shape[1:]}")
+                raise ValueError(
+                    f"Dataset {self.name!r}: x_test images must match x_train's "
+                    f"{self.x_train.shape[1:]}. Received: {x.shape[1:]}"
+                )
             for arr, field in ((x, f"x_{split}"), (y, f"y_{split}")):
                 view = arr.view()
                 view.flags.writeable = False
@@ -97,9 +205,15 @@ class Dataset:
         return self._pixel_mean
 
 
-def load_dataset(name: str, data_dir: str | os.PathLike | None = None, *,
-                 num_train: int = 1024, num_test: int = 256, num_classes: int = 10,
-                 seed: int = 0) -> Dataset:
+def load_dataset(
+    name: str,
+    data_dir: str | os.PathLike | None = None,
+    *,
+    num_train: int = 1024,
+    num_test: int = 256,
+    num_classes: int = 10,
+    seed: int = 0,
+) -> Dataset:
     """Load `name` (one of DATASETS, any case).
 
     `data_dir` points at a local CIFAR copy (see `_find_cifar`) and is ignored by `digits` and
@@ -113,14 +227,17 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, *,
         return _synthetic(**given)
     changed = {k: v for k, v in given.items() if v != _SYNTHETIC_DEFAULTS[k]}
     if changed:
-        raise ValueError(f"num_train/num_test/num_classes/seed only apply to 'synthetic'; "
-                         f"dataset {key!r} has a fixed size. Received: {changed}")
+        raise ValueError(
+            f"num_train/num_test/num_classes/seed only apply to 'synthetic'; "
+            f"dataset {key!r} has a fixed size. Received: {changed}"
+        )
     if key == "digits":
         return _digits()
     return _cifar(key, data_dir)
 
 
 # --------------------------------------------------------------------------- offline sets
+
 
 def _digits() -> Dataset:
     """scikit-learn's 1797 8x8 digits (0..16) as 16x16 RGB uint8, fixed stratified 75/25 split."""
@@ -142,8 +259,12 @@ def _synthetic(num_train: int, num_test: int, num_classes: int, seed: int) -> Da
     The class signal is low-frequency and colour-based, so it survives pad-crop-flip
     augmentation and a small model fits it in a few epochs; per-image noise keeps it non-trivial.
     """
-    for arg, value, low in (("num_train", num_train, 1), ("num_test", num_test, 1),
-                            ("num_classes", num_classes, 2), ("seed", seed, 0)):
+    for arg, value, low in (
+        ("num_train", num_train, 1),
+        ("num_test", num_test, 1),
+        ("num_classes", num_classes, 2),
+        ("seed", seed, 0),
+    ):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
             raise ValueError(f"synthetic: {arg} must be an int >= {low}. Received: {arg}={value!r}")
     rng = np.random.default_rng(seed)
@@ -163,6 +284,7 @@ def _synthetic(num_train: int, num_test: int, num_classes: int, seed: int) -> Da
 
 
 # --------------------------------------------------------------------------- CIFAR
+
 
 @dataclasses.dataclass(frozen=True)
 class _CifarSpec:
@@ -184,19 +306,40 @@ class _CifarSpec:
 
     @property
     def how_to_get(self) -> str:
-        return (f"To get it, download {self.tarball} from https://www.cs.toronto.edu/~kriz/cifar.html "
-                f"and pass the .tar.gz, the folder holding it, or its extracted {self.folder}/ folder "
-                f"as --data-dir; or run with network access and no --data-dir, and Keras will "
-                f"download and cache it.")
+        return (
+            f"To get it, download {self.tarball} from https://www.cs.toronto.edu/~kriz/cifar.html "
+            f"and pass the .tar.gz, the folder holding it, or its extracted {self.folder}/ folder "
+            f"as --data-dir; or run with network access and no --data-dir, and Keras will "
+            f"download and cache it."
+        )
 
 
 _CIFAR = {
-    "cifar10": _CifarSpec("CIFAR-10", "cifar-10-batches-py", "cifar-10-python.tar.gz",
-                          tuple(f"data_batch_{i}" for i in range(1, 6)), "test_batch",
-                          "batches.meta", "labels", "label_names", 10, CIFAR10_CLASSES),
-    "cifar100": _CifarSpec("CIFAR-100", "cifar-100-python", "cifar-100-python.tar.gz",
-                           ("train",), "test", "meta", "fine_labels", "fine_label_names", 100,
-                           CIFAR100_CLASSES, (("label_mode", "fine"),)),
+    "cifar10": _CifarSpec(
+        "CIFAR-10",
+        "cifar-10-batches-py",
+        "cifar-10-python.tar.gz",
+        tuple(f"data_batch_{i}" for i in range(1, 6)),
+        "test_batch",
+        "batches.meta",
+        "labels",
+        "label_names",
+        10,
+        CIFAR10_CLASSES,
+    ),
+    "cifar100": _CifarSpec(
+        "CIFAR-100",
+        "cifar-100-python",
+        "cifar-100-python.tar.gz",
+        ("train",),
+        "test",
+        "meta",
+        "fine_labels",
+        "fine_label_names",
+        100,
+        CIFAR100_CLASSES,
+        (("label_mode", "fine"),),
+    ),
 }
 
 
@@ -235,12 +378,12 @@ def _read_cifar_files(spec: _CifarSpec, root: Path) -> dict[str, tuple[str, byte
     elif any((root / f).is_file() for f in spec.files):
         folder = root  # a partial copy: report exactly what is missing below
     else:
-        raise _fail(spec, root, f"found neither a {spec.folder}/ folder, its files "
-                                f"({', '.join(spec.files)}) nor {spec.tarball}")
+        raise _fail(
+            spec, root, f"found neither a {spec.folder}/ folder, its files ({', '.join(spec.files)}) nor {spec.tarball}"
+        )
     missing = [f for f in spec.files if not (folder / f).is_file()]
     if missing:
-        raise _fail(spec, folder, f"missing file(s) {', '.join(missing)} "
-                                  f"(expected {', '.join(spec.files)})")
+        raise _fail(spec, folder, f"missing file(s) {', '.join(missing)} (expected {', '.join(spec.files)})")
     out = {}
     for f in spec.files:
         try:
@@ -258,25 +401,33 @@ def _read_tarball(spec: _CifarSpec, path: Path) -> dict[str, tuple[str, bytes]]:
             missing = [f for f in spec.files if f"{spec.folder}/{f}" not in members]
             if missing:
                 raise _fail(spec, path, f"tarball lacks {', '.join(f'{spec.folder}/{f}' for f in missing)}")
-            return {f: (f"{path}!{spec.folder}/{f}",
-                        tar.extractfile(members[f"{spec.folder}/{f}"]).read()) for f in spec.files}
+            return {
+                f: (f"{path}!{spec.folder}/{f}", tar.extractfile(members[f"{spec.folder}/{f}"]).read())
+                for f in spec.files
+            }
     except DatasetError:
         raise
     except Exception as exc:  # tarfile/gzip/zlib/OS errors on a truncated or corrupt archive
-        raise _fail(spec, path, f"not a readable tar.gz archive, truncated or corrupt "
-                                f"({type(exc).__name__}: {exc})") from exc
+        raise _fail(
+            spec, path, f"not a readable tar.gz archive, truncated or corrupt ({type(exc).__name__}: {exc})"
+        ) from exc
 
 
 class _CifarUnpickler(pickle.Unpickler):
     """Load only what the official files hold (dicts, lists, numpy arrays), never arbitrary code."""
 
-    _ALLOWED = {("numpy._core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "scalar"),
-                ("numpy._core.numeric", "_frombuffer"), ("numpy", "ndarray"), ("numpy", "dtype"),
-                ("_codecs", "encode")}
+    _ALLOWED = {
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "scalar"),
+        ("numpy._core.numeric", "_frombuffer"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("_codecs", "encode"),
+    }
 
     def find_class(self, module, name):
         if module.startswith("numpy.core"):  # files pickled under numpy 1.x (the official ones)
-            module = "numpy._core" + module[len("numpy.core"):]
+            module = "numpy._core" + module[len("numpy.core") :]
         if (module, name) not in self._ALLOWED:
             raise pickle.UnpicklingError(f"refusing to load global {module}.{name}")
         return getattr(importlib.import_module(module), name)
@@ -286,8 +437,7 @@ def _unpickle(spec: _CifarSpec, path: str, blob: bytes) -> dict:
     try:
         obj = _CifarUnpickler(io.BytesIO(blob), encoding="bytes").load()
     except Exception as exc:  # any failure here means a truncated or corrupt file
-        raise _fail(spec, path, f"not a readable pickle, truncated or corrupt "
-                                f"({type(exc).__name__}: {exc})") from exc
+        raise _fail(spec, path, f"not a readable pickle, truncated or corrupt ({type(exc).__name__}: {exc})") from exc
     if not isinstance(obj, dict):
         raise _fail(spec, path, f"expected a pickled dict, found {type(obj).__name__}")
     return {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in obj.items()}
@@ -300,16 +450,31 @@ def _parse_batch(spec: _CifarSpec, path: str, blob: bytes) -> tuple[np.ndarray, 
         if k not in d:
             raise _fail(spec, path, f"no {k!r} entry (found keys {sorted(map(str, d))})")
     data, labels = d["data"], np.asarray(d[spec.label_key])
-    if not (isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 2
-            and data.shape[0] > 0 and data.shape[1] == 3072):
-        raise _fail(spec, path, f"'data' must be a non-empty uint8 array [N, 3072], found "
-                                f"{getattr(data, 'dtype', type(data).__name__)} {np.shape(data)}")
+    if not (
+        isinstance(data, np.ndarray)
+        and data.dtype == np.uint8
+        and data.ndim == 2
+        and data.shape[0] > 0
+        and data.shape[1] == 3072
+    ):
+        raise _fail(
+            spec,
+            path,
+            f"'data' must be a non-empty uint8 array [N, 3072], found "
+            f"{getattr(data, 'dtype', type(data).__name__)} {np.shape(data)}",
+        )
     if labels.ndim != 1 or labels.dtype.kind not in "iu" or len(labels) != len(data):
-        raise _fail(spec, path, f"{spec.label_key!r} must be {len(data)} integers (one per row), "
-                                f"found {labels.dtype} {labels.shape}")
+        raise _fail(
+            spec,
+            path,
+            f"{spec.label_key!r} must be {len(data)} integers (one per row), found {labels.dtype} {labels.shape}",
+        )
     if labels.min() < 0 or labels.max() >= spec.num_classes:
-        raise _fail(spec, path, f"{spec.label_key!r} must lie in [0, {spec.num_classes}), "
-                                f"found [{labels.min()}, {labels.max()}]")
+        raise _fail(
+            spec,
+            path,
+            f"{spec.label_key!r} must lie in [0, {spec.num_classes}), found [{labels.min()}, {labels.max()}]",
+        )
     x = np.ascontiguousarray(data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
     return x, labels.astype(np.int64)
 
@@ -318,8 +483,7 @@ def _parse_meta(spec: _CifarSpec, path: str, blob: bytes) -> tuple[str, ...]:
     names = _unpickle(spec, path, blob).get(spec.names_key)
     if not isinstance(names, (list, tuple)) or len(names) != spec.num_classes:
         found = f"{len(names)} names" if isinstance(names, (list, tuple)) else type(names).__name__
-        raise _fail(spec, path, f"{spec.names_key!r} must list {spec.num_classes} class names, "
-                                f"found {found}")
+        raise _fail(spec, path, f"{spec.names_key!r} must list {spec.num_classes} class names, found {found}")
     return tuple(n.decode("utf-8", "replace") if isinstance(n, bytes) else str(n) for n in names)
 
 

@@ -21,9 +21,11 @@ def on_accelerator():
     """True when the current backend computes on a GPU or TPU."""
     if keras.backend.backend() == "jax":
         import jax
+
         return jax.default_backend() != "cpu"
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
+
         return bool(tf.config.list_physical_devices("GPU"))
     return False
 
@@ -73,7 +75,7 @@ class _Engine:
         """Trains on `order` (whole batches of training-set indices); returns the epoch's mean
         loss and metrics, keyed as the model's metrics are (loss, accuracy, clean_accuracy)."""
         rows = np.asarray(order, dtype=np.int32).reshape(-1, batch_size)
-        chunks = [rows[i:i + self.steps_per_execution] for i in range(0, len(rows), self.steps_per_execution)]
+        chunks = [rows[i : i + self.steps_per_execution] for i in range(0, len(rows), self.steps_per_execution)]
         self._train_chunks(chunks)
         return {k: float(v) for k, v in self.model.get_metrics_result().items()}
 
@@ -82,8 +84,12 @@ class _Engine:
         loss_sum, confusion = self._evaluate()
         confusion = np.rint(np.asarray(confusion, dtype=np.float64)).astype(np.int64)
         accuracy = float(np.trace(confusion) / len(self.y_test))
-        return {"test_loss": float(loss_sum) / len(self.y_test), "test_accuracy": accuracy,
-                "test_error": 1.0 - accuracy, "confusion": confusion}
+        return {
+            "test_loss": float(loss_sum) / len(self.y_test),
+            "test_accuracy": accuracy,
+            "test_error": 1.0 - accuracy,
+            "confusion": confusion,
+        }
 
 
 class _JaxEngine(_Engine):
@@ -128,9 +134,12 @@ class _JaxEngine(_Engine):
 
     def _train_chunks(self, chunks):
         model = self.model
-        state = ([v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables],
-                 [v.value for v in model.optimizer.variables],
-                 [ops.zeros_like(v.value) for v in model.metrics_variables])  # metrics restart each epoch
+        state = (
+            [v.value for v in model.trainable_variables],
+            [v.value for v in model.non_trainable_variables],
+            [v.value for v in model.optimizer.variables],
+            [ops.zeros_like(v.value) for v in model.metrics_variables],
+        )  # metrics restart each epoch
         for rows in chunks:
             if self.on_device:
                 state = self._train(state, self.x_train, self.train_targets, rows)
@@ -138,17 +147,26 @@ class _JaxEngine(_Engine):
                 picked = rows.ravel()
                 local = np.arange(picked.size, dtype=np.int32).reshape(rows.shape)
                 state = self._train(state, self.x_train[picked], self.train_targets[picked], local)
-        variables = (model.trainable_variables, model.non_trainable_variables, model.optimizer.variables,
-                     model.metrics_variables)
+        variables = (
+            model.trainable_variables,
+            model.non_trainable_variables,
+            model.optimizer.variables,
+            model.metrics_variables,
+        )
         for group, values in zip(variables, state):
             for variable, value in zip(group, values):
                 variable.assign(value)
 
     def _evaluate(self):
         model = self.model
-        return self._eval([v.value for v in model.trainable_variables],
-                          [v.value for v in model.non_trainable_variables],
-                          self.x_test, self.y_test_placed, self.eval_idx, self.eval_weights)
+        return self._eval(
+            [v.value for v in model.trainable_variables],
+            [v.value for v in model.non_trainable_variables],
+            self.x_test,
+            self.y_test_placed,
+            self.eval_idx,
+            self.eval_weights,
+        )
 
 
 class _TensorFlowEngine(_Engine):

@@ -18,8 +18,19 @@ LATEST_NAME = "latest"
 
 # Flags that change what a trial computes or which trials run: a resumed experiment keeps them.
 # Every other flag says where or how it runs (address, storage, resources, concurrency, retries).
-RESULT_FLAGS = ("preset", "dataset", "data_dir", "num_samples", "seeds", "epochs", "width", "scheduler",
-                "grace_period", "reduction_factor", "backend")
+RESULT_FLAGS = (
+    "preset",
+    "dataset",
+    "data_dir",
+    "num_samples",
+    "seeds",
+    "epochs",
+    "width",
+    "scheduler",
+    "grace_period",
+    "reduction_factor",
+    "backend",
+)
 
 
 def new_name(study, preset):
@@ -30,9 +41,17 @@ def new_name(study, preset):
 def record(output, name, storage, study, argv, flags):
     """Writes the experiment's record (`flags`: the RESULT_FLAGS values it runs with) and points
     `experiment.json` at it."""
-    text = json.dumps({"name": name, "storage": storage, "study": study, "argv": list(argv), "flags": flags,
-                       "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")},
-                      indent=1)
+    text = json.dumps(
+        {
+            "name": name,
+            "storage": storage,
+            "study": study,
+            "argv": list(argv),
+            "flags": flags,
+            "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        },
+        indent=1,
+    )
     write_atomic(Path(output) / RECORDS_DIR / f"{name}.json", text)
     write_atomic(Path(output) / LATEST, text)
 
@@ -43,8 +62,10 @@ def read(output, name=LATEST_NAME):
     if not path.exists():
         known = sorted(p.stem for p in (Path(output) / RECORDS_DIR).glob("*.json"))
         if name == LATEST_NAME:
-            raise ValueError(f"--resume: no experiment recorded in {str(path)!r}; run the study without "
-                             f"--resume first (or point --output at its result folder)")
+            raise ValueError(
+                f"--resume: no experiment recorded in {str(path)!r}; run the study without "
+                f"--resume first (or point --output at its result folder)"
+            )
         raise ValueError(f"--resume {name}: no such experiment in {str(output)!r} (recorded: {known or 'none'})")
     try:
         return json.loads(path.read_text())
@@ -55,5 +76,8 @@ def read(output, name=LATEST_NAME):
 def changed_result_flags(recorded, now):
     """The result flags whose value now differs from the recorded run's, as '--flag NOW (recorded:
     THEN)' strings; both arguments map RESULT_FLAGS to the values the study applies."""
-    return [f"--{name.replace('_', '-')} {now.get(name)} (recorded: {recorded.get(name)})"
-            for name in RESULT_FLAGS if now.get(name) != recorded.get(name)]
+    return [
+        f"--{name.replace('_', '-')} {now.get(name)} (recorded: {recorded.get(name)})"
+        for name in RESULT_FLAGS
+        if now.get(name) != recorded.get(name)
+    ]

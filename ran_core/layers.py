@@ -47,16 +47,18 @@ class ResidualUnit(layers.Layer):
             plan = [(self.filters, 3, self.strides), (self.filters, 3, 1)]
         self.norms = [_batch_norm(self.bn_momentum, f"bn{i + 1}") for i in range(len(plan))]
         self.convs = [
-            layers.Conv2D(f, k, strides=s, padding="same", use_bias=False,
-                          kernel_initializer=_INIT, name=f"conv{i + 1}")
+            layers.Conv2D(
+                f, k, strides=s, padding="same", use_bias=False, kernel_initializer=_INIT, name=f"conv{i + 1}"
+            )
             for i, (f, k, s) in enumerate(plan)
         ]
         self.projection = None
 
     def build(self, input_shape):
         if input_shape[-1] != self.filters or self.strides != 1:
-            self.projection = layers.Conv2D(self.filters, 1, strides=self.strides, use_bias=False,
-                                            kernel_initializer=_INIT, name="projection")
+            self.projection = layers.Conv2D(
+                self.filters, 1, strides=self.strides, use_bias=False, kernel_initializer=_INIT, name="projection"
+            )
             self.projection.build(input_shape)
         shape = input_shape
         for norm, conv in zip(self.norms, self.convs):
@@ -79,8 +81,13 @@ class ResidualUnit(layers.Layer):
         return shape
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "strides": self.strides,
-                "bottleneck": self.bottleneck, "bn_momentum": self.bn_momentum}
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "strides": self.strides,
+            "bottleneck": self.bottleneck,
+            "bn_momentum": self.bn_momentum,
+        }
 
 
 def _units(filters, count, bn_momentum, prefix):
@@ -162,11 +169,15 @@ class SoftMaskBranch(layers.Layer):
 
         self.pool = layers.MaxPooling2D(3, strides=2, padding="same", name="pool")
         self.down = [_units(self.filters, self.r, self.bn_momentum, f"down{level + 1}") for level in range(self.pools)]
-        self.skips = [ResidualUnit(self.filters, bn_momentum=self.bn_momentum, name=f"skip{level + 1}")
-                      for level in range(self.pools - 1)]
+        self.skips = [
+            ResidualUnit(self.filters, bn_momentum=self.bn_momentum, name=f"skip{level + 1}")
+            for level in range(self.pools - 1)
+        ]
         self.bottom = ResidualUnit(self.filters, bn_momentum=self.bn_momentum, name="bottom")
-        self.up = [ResidualUnit(self.filters, bn_momentum=self.bn_momentum, name=f"up{level + 1}")
-                   for level in range(self.pools - 1)]
+        self.up = [
+            ResidualUnit(self.filters, bn_momentum=self.bn_momentum, name=f"up{level + 1}")
+            for level in range(self.pools - 1)
+        ]
         self.head_norms = [_batch_norm(self.bn_momentum, f"head_bn{i + 1}") for i in range(2)]
         self.head_convs = [
             layers.Conv2D(self.filters, 1, use_bias=False, kernel_initializer=_INIT, name=f"head_conv{i + 1}")
@@ -178,7 +189,7 @@ class SoftMaskBranch(layers.Layer):
         shape = input_shape
         for level in range(self.pools):
             shape = self.pool.compute_output_shape(shape)
-            for unit in self.down[level] + (self.skips[level:level + 1]):
+            for unit in self.down[level] + (self.skips[level : level + 1]):
                 unit.build(shape)
         for unit in [self.bottom] + self.up:
             unit.build(shape)  # every unit is filters -> filters; spatial size does not change weights
@@ -209,8 +220,14 @@ class SoftMaskBranch(layers.Layer):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "pools": self.pools, "r": self.r,
-                "attention_type": self.attention_type, "bn_momentum": self.bn_momentum}
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "pools": self.pools,
+            "r": self.r,
+            "attention_type": self.attention_type,
+            "bn_momentum": self.bn_momentum,
+        }
 
 
 @keras.saving.register_keras_serializable(package="ran_core")
@@ -218,8 +235,9 @@ class AttentionModule(layers.Layer):
     """Attention Module (paper, Fig. 2): p units, then a trunk of t units and a soft mask branch
     side by side, merged by the learning mode, then p units."""
 
-    def __init__(self, filters, pools, p=1, t=2, r=1, attention_type="mixed", learning_mode="arl",
-                 bn_momentum=0.9, **kwargs):
+    def __init__(
+        self, filters, pools, p=1, t=2, r=1, attention_type="mixed", learning_mode="arl", bn_momentum=0.9, **kwargs
+    ):
         super().__init__(**kwargs)
         self.filters, self.pools = int(filters), int(pools)
         self.p, self.t, self.r = int(p), int(t), int(r)
@@ -229,8 +247,7 @@ class AttentionModule(layers.Layer):
 
         self.pre = _units(self.filters, self.p, self.bn_momentum, "pre")
         self.trunk = _units(self.filters, self.t, self.bn_momentum, "trunk")
-        self.mask = SoftMaskBranch(self.filters, self.pools, self.r, self.attention_type,
-                                   self.bn_momentum, name="mask")
+        self.mask = SoftMaskBranch(self.filters, self.pools, self.r, self.attention_type, self.bn_momentum, name="mask")
         self.merge = AttentionMerge(self.learning_mode, name="merge")
         self.post = _units(self.filters, self.p, self.bn_momentum, "post")
 
@@ -255,6 +272,14 @@ class AttentionModule(layers.Layer):
         return tuple(input_shape[:-1]) + (self.filters,)
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "pools": self.pools, "p": self.p,
-                "t": self.t, "r": self.r, "attention_type": self.attention_type,
-                "learning_mode": self.learning_mode, "bn_momentum": self.bn_momentum}
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "pools": self.pools,
+            "p": self.p,
+            "t": self.t,
+            "r": self.r,
+            "attention_type": self.attention_type,
+            "learning_mode": self.learning_mode,
+            "bn_momentum": self.bn_momentum,
+        }

@@ -30,11 +30,14 @@ def lock_output(output):
         handle.seek(0)
         holder = handle.read().strip() or "an unknown process"
         handle.close()
-        raise OutputLocked(f"another sweep is writing to {str(output)!r} ({holder}); wait for it to end, "
-                           f"or pick another --output") from None
+        raise OutputLocked(
+            f"another sweep is writing to {str(output)!r} ({holder}); wait for it to end, or pick another --output"
+        ) from None
     handle.seek(0)
     handle.truncate()
-    handle.write(f"pid {os.getpid()} on host {socket.gethostname()}, since "
-                 f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M:%S} UTC\n")
+    handle.write(
+        f"pid {os.getpid()} on host {socket.gethostname()}, since "
+        f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M:%S} UTC\n"
+    )
     handle.flush()
     return handle

@@ -10,8 +10,7 @@ import dataclasses
 import keras
 from keras import layers
 
-from ran_core.layers import (ATTENTION_TYPES, LEARNING_MODES, AttentionModule, ResidualUnit,
-                             canonical_choice)
+from ran_core.layers import ATTENTION_TYPES, LEARNING_MODES, AttentionModule, ResidualUnit, canonical_choice
 from ran_core.model_names import is_attention, split_model_name
 
 STEM_FILTERS = 16
@@ -78,12 +77,16 @@ def resolve_spec(name, modules_per_stage=None):
     key = name.lower() if isinstance(name, str) else name
     if modules_per_stage is not None:
         if not (isinstance(key, str) and is_attention(key)):
-            raise ValueError("modules_per_stage applies to Attention models only. "
-                             f"Received: name={name!r}, modules_per_stage={modules_per_stage!r}")
+            raise ValueError(
+                "modules_per_stage applies to Attention models only. "
+                f"Received: name={name!r}, modules_per_stage={modules_per_stage!r}"
+            )
         modules = tuple(modules_per_stage)
         if len(modules) != 3 or not all(isinstance(m, int) and m >= 1 for m in modules):
-            raise ValueError("modules_per_stage must be three integers >= 1, one per stage. "
-                             f"Received: modules_per_stage={modules_per_stage!r}")
+            raise ValueError(
+                "modules_per_stage must be three integers >= 1, one per stage. "
+                f"Received: modules_per_stage={modules_per_stage!r}"
+            )
         base = MODELS.get(key, AttentionSpec((1, 1, 1)))
         return dataclasses.replace(base, modules_per_stage=modules)
     if key in MODELS:
@@ -91,17 +94,29 @@ def resolve_spec(name, modules_per_stage=None):
     family, depth = split_model_name(key) if isinstance(key, str) else (None, None)
     if family == "attention":
         if depth < 56 or (depth - 20) % 36:
-            raise ValueError(f"Attention depth must be of the form 36m + 20 with m >= 1 (56, 92, 128, "
-                             f"164, 200, 236, ...). Received: name={name!r} (depth {depth})")
+            raise ValueError(
+                f"Attention depth must be of the form 36m + 20 with m >= 1 (56, 92, 128, "
+                f"164, 200, 236, ...). Received: name={name!r} (depth {depth})"
+            )
         m = (depth - 20) // 36
         return AttentionSpec((m, m, m))
-    raise ValueError(f"Unknown model. Expected one of {list_models()} or 'attentionN' with "
-                     f"N = 36m + 20. Received: name={name!r}")
+    raise ValueError(
+        f"Unknown model. Expected one of {list_models()} or 'attentionN' with N = 36m + 20. Received: name={name!r}"
+    )
 
 
-def build_model(name, num_classes=10, *, attention_type="mixed", learning_mode="arl", width=1.0,
-                input_shape=(32, 32, 3), modules_per_stage=None, mask_pools=DEFAULT_MASK_POOLS,
-                bn_momentum=0.9):
+def build_model(
+    name,
+    num_classes=10,
+    *,
+    attention_type="mixed",
+    learning_mode="arl",
+    width=1.0,
+    input_shape=(32, 32, 3),
+    modules_per_stage=None,
+    mask_pools=DEFAULT_MASK_POOLS,
+    bn_momentum=0.9,
+):
     """Builds a registered network as a Keras functional model (pre-activation, CIFAR layout).
 
     Attention-N: 3x3 stem (16 filters), three stages at full, 1/2 and 1/4 resolution, each a
@@ -128,20 +143,35 @@ def build_model(name, num_classes=10, *, attention_type="mixed", learning_mode="
 
     stage_filters = spec.stage_filters if isinstance(spec, ResNetSpec) else STAGE_FILTERS
     inputs = keras.Input(input_shape, name="image")
-    x = layers.Conv2D(scaled(STEM_FILTERS), 3, padding="same", use_bias=False,
-                      kernel_initializer="he_normal", name="stem_conv")(inputs)
+    x = layers.Conv2D(
+        scaled(STEM_FILTERS), 3, padding="same", use_bias=False, kernel_initializer="he_normal", name="stem_conv"
+    )(inputs)
     for stage, filters in enumerate(stage_filters):
         filters, strides = scaled(filters), 1 if stage == 0 else 2
         prefix = f"stage{stage + 1}"
         if isinstance(spec, ResNetSpec):
             for i in range(spec.units_per_stage[stage]):
-                x = ResidualUnit(filters, strides if i == 0 else 1, bottleneck=spec.bottleneck,
-                                 bn_momentum=bn_momentum, name=f"{prefix}_unit{i + 1}")(x)
+                x = ResidualUnit(
+                    filters,
+                    strides if i == 0 else 1,
+                    bottleneck=spec.bottleneck,
+                    bn_momentum=bn_momentum,
+                    name=f"{prefix}_unit{i + 1}",
+                )(x)
             continue
         x = ResidualUnit(filters, strides, bn_momentum=bn_momentum, name=f"{prefix}_unit1")(x)
         for i in range(spec.modules_per_stage[stage]):
-            x = AttentionModule(filters, mask_pools[stage], spec.p, spec.t, spec.r, attention_type,
-                                learning_mode, bn_momentum, name=f"{prefix}_attention{i + 1}")(x)
+            x = AttentionModule(
+                filters,
+                mask_pools[stage],
+                spec.p,
+                spec.t,
+                spec.r,
+                attention_type,
+                learning_mode,
+                bn_momentum,
+                name=f"{prefix}_attention{i + 1}",
+            )(x)
         x = ResidualUnit(filters, bn_momentum=bn_momentum, name=f"{prefix}_unit2")(x)
     x = layers.BatchNormalization(momentum=bn_momentum, epsilon=1e-5, name="head_bn")(x)
     x = layers.Activation("relu", name="head_relu")(x)
@@ -157,18 +187,24 @@ def _check_input_shape(input_shape, spec, mask_pools):
     except (TypeError, ValueError):
         shape = ()
     if len(shape) != 3 or min(shape) < 1 or shape != tuple(input_shape):
-        raise ValueError("input_shape must be three positive integers (height, width, channels). "
-                         f"Received: input_shape={input_shape!r}")
+        raise ValueError(
+            "input_shape must be three positive integers (height, width, channels). "
+            f"Received: input_shape={input_shape!r}"
+        )
     if isinstance(spec, ResNetSpec):
         needed = 4  # two stride-2 stages
     else:
         pools = tuple(mask_pools) if mask_pools is not None else ()
         if len(pools) != 3 or not all(isinstance(p, int) and p >= 1 for p in pools):
-            raise ValueError("mask_pools must be three integers >= 1 (max-poolings of the soft mask "
-                             f"branch in each stage). Received: mask_pools={mask_pools!r}")
+            raise ValueError(
+                "mask_pools must be three integers >= 1 (max-poolings of the soft mask "
+                f"branch in each stage). Received: mask_pools={mask_pools!r}"
+            )
         needed = max(2 ** (stage + p) for stage, p in enumerate(pools))
     if min(shape[:2]) < needed:
-        raise ValueError(f"input_shape {shape} is too small: this network needs at least {needed}x{needed} "
-                         f"pixels so that its smallest feature or mask map is 1x1. "
-                         f"Received: input_shape={input_shape!r}, mask_pools={mask_pools!r}")
+        raise ValueError(
+            f"input_shape {shape} is too small: this network needs at least {needed}x{needed} "
+            f"pixels so that its smallest feature or mask map is 1x1. "
+            f"Received: input_shape={input_shape!r}, mask_pools={mask_pools!r}"
+        )
     return shape

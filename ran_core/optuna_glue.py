@@ -52,10 +52,13 @@ class PruningOptunaSearch(OptunaSearch):
             if frozen.state != TrialState.FAIL:
                 continue
             copy = optuna.trial.create_trial(
-                state=TrialState.RUNNING, params=frozen.params, distributions=frozen.distributions,
+                state=TrialState.RUNNING,
+                params=frozen.params,
+                distributions=frozen.distributions,
                 intermediate_values=frozen.intermediate_values,
                 user_attrs={k: v for k, v in frozen.user_attrs.items() if k != STATUS_ATTR},
-                system_attrs=frozen.system_attrs)
+                system_attrs=frozen.system_attrs,
+            )
             copy_id = storage.create_new_trial(self._ot_study._study_id, template_trial=copy)
             self._ot_trials[trial_id] = optuna.Trial(self._ot_study, copy_id)
 

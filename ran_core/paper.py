@@ -148,11 +148,13 @@ def paper_table(tables=None) -> pd.DataFrame:
         wanted = {int(tables)} if isinstance(tables, int) else {int(t) for t in tables}
         unknown = wanted - set(TABLE_TITLES)
         if unknown:
-            raise ValueError(f"Unknown paper table(s) {sorted(unknown)}. Known: {sorted(TABLE_TITLES)}. "
-                             f"Received: tables={tables!r}")
+            raise ValueError(
+                f"Unknown paper table(s) {sorted(unknown)}. Known: {sorted(TABLE_TITLES)}. Received: tables={tables!r}"
+            )
         df = df[df["table"].isin(wanted)]
-    df = df.astype({"table": "int64", "depth": "int64", "noise_ratio": "float64",
-                    "test_error": "float64", "params_m": "float64"})
+    df = df.astype(
+        {"table": "int64", "depth": "int64", "noise_ratio": "float64", "test_error": "float64", "params_m": "float64"}
+    )
     return df.reset_index(drop=True)
 
 

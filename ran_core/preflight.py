@@ -46,11 +46,14 @@ def _check_creatable(path, flag):
 
 def check_parquet(path):
     import pyarrow.parquet as pq
+
     try:
         pq.read_table(path)
     except Exception as error:  # noqa: BLE001 - ArrowInvalid, OSError, ...: all mean unreadable
-        raise ValueError(f"{str(path)!r} is not a readable Parquet file ({_first_line(error)}); "
-                         f"move it away or restore it, nothing was changed") from None
+        raise ValueError(
+            f"{str(path)!r} is not a readable Parquet file ({_first_line(error)}); "
+            f"move it away or restore it, nothing was changed"
+        ) from None
 
 
 def _check_sqlite(path):
@@ -60,20 +63,31 @@ def _check_sqlite(path):
             tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         connection.close()
     except sqlite3.Error as error:
-        raise ValueError(f"{str(path)!r} is not a readable Optuna database ({_first_line(error)}); "
-                         f"move it away or restore it, nothing was changed") from None
+        raise ValueError(
+            f"{str(path)!r} is not a readable Optuna database ({_first_line(error)}); "
+            f"move it away or restore it, nothing was changed"
+        ) from None
     if result != ("ok",) or "studies" not in tables:
-        raise ValueError(f"{str(path)!r} is not a readable Optuna database (integrity check: {result[0]!r}, "
-                         f"tables: {sorted(tables)}); move it away or restore it, nothing was changed")
+        raise ValueError(
+            f"{str(path)!r} is not a readable Optuna database (integrity check: {result[0]!r}, "
+            f"tables: {sorted(tables)}); move it away or restore it, nothing was changed"
+        )
 
 
 def supported_schemes():
     """URI schemes the installed pyarrow can open (Ray storage goes through pyarrow.fs)."""
     import pyarrow.fs as pafs
+
     schemes = {"file", "local", "mock"}
-    for scheme, name in (("s3", "S3FileSystem"), ("gs", "GcsFileSystem"), ("gcs", "GcsFileSystem"),
-                         ("hdfs", "HadoopFileSystem"), ("viewfs", "HadoopFileSystem"),
-                         ("abfs", "AzureFileSystem"), ("abfss", "AzureFileSystem")):
+    for scheme, name in (
+        ("s3", "S3FileSystem"),
+        ("gs", "GcsFileSystem"),
+        ("gcs", "GcsFileSystem"),
+        ("hdfs", "HadoopFileSystem"),
+        ("viewfs", "HadoopFileSystem"),
+        ("abfs", "AzureFileSystem"),
+        ("abfss", "AzureFileSystem"),
+    ):
         if hasattr(pafs, name):
             schemes.add(scheme)
     return schemes
@@ -87,8 +101,10 @@ def check_storage(storage):
         _check_creatable(Path(storage), "--storage")
         return
     if scheme not in supported_schemes():
-        raise ValueError(f"--storage {storage!r}: scheme {scheme!r} is not supported by the installed pyarrow "
-                         f"filesystems (supported: {', '.join(sorted(supported_schemes()))})")
+        raise ValueError(
+            f"--storage {storage!r}: scheme {scheme!r} is not supported by the installed pyarrow "
+            f"filesystems (supported: {', '.join(sorted(supported_schemes()))})"
+        )
     if scheme in ("file", "local"):
         _check_creatable(Path("/" + rest.lstrip("/")), "--storage")
         return
@@ -97,17 +113,22 @@ def check_storage(storage):
     probe.start()
     probe.join(CLOUD_CHECK_TIMEOUT_S)
     if probe.is_alive():
-        raise ValueError(f"--storage {storage!r}: no answer from the store within {CLOUD_CHECK_TIMEOUT_S:g} s "
-                         f"(network, region or endpoint?)")
+        raise ValueError(
+            f"--storage {storage!r}: no answer from the store within {CLOUD_CHECK_TIMEOUT_S:g} s "
+            f"(network, region or endpoint?)"
+        )
     if "error" in outcome:
-        raise ValueError(f"--storage {storage!r} cannot be written ({outcome['error']}); "
-                         f"check the bucket and the credentials (e.g. AWS_PROFILE, GOOGLE_APPLICATION_CREDENTIALS)")
+        raise ValueError(
+            f"--storage {storage!r} cannot be written ({outcome['error']}); "
+            f"check the bucket and the credentials (e.g. AWS_PROFILE, GOOGLE_APPLICATION_CREDENTIALS)"
+        )
 
 
 def _write_probe(uri, outcome):
     """Writes and deletes `<uri>/.ran_write_probe_<random>`; records the first error line."""
     try:
         import pyarrow.fs as pafs
+
         filesystem, path = pafs.FileSystem.from_uri(uri)
         probe = f"{path.rstrip('/')}/.ran_write_probe_{uuid.uuid4().hex}"
         with filesystem.open_output_stream(probe) as stream:
@@ -132,11 +153,15 @@ def check_local_resources(cpus_per_trial, gpus_per_trial):
     """A local run (no --address) cannot use more of a resource than this machine has."""
     cpus, gpus = os.cpu_count() or 1, gpu_count()
     if cpus_per_trial > cpus:
-        raise ValueError(f"--cpus-per-trial {cpus_per_trial:g} but this machine has {cpus} CPU(s); "
-                         f"use --address to run on a cluster. Received: --cpus-per-trial {cpus_per_trial:g}")
+        raise ValueError(
+            f"--cpus-per-trial {cpus_per_trial:g} but this machine has {cpus} CPU(s); "
+            f"use --address to run on a cluster. Received: --cpus-per-trial {cpus_per_trial:g}"
+        )
     if gpus_per_trial and gpus_per_trial > gpus:
-        raise ValueError(f"--gpus-per-trial {gpus_per_trial:g} but this machine has {gpus} GPU(s); "
-                         f"use --address to run on a cluster. Received: --gpus-per-trial {gpus_per_trial:g}")
+        raise ValueError(
+            f"--gpus-per-trial {gpus_per_trial:g} but this machine has {gpus} GPU(s); "
+            f"use --address to run on a cluster. Received: --gpus-per-trial {gpus_per_trial:g}"
+        )
     return gpus
 
 

@@ -40,7 +40,7 @@ class _Newest:
         return getattr(self._study, name)
 
     def _get_trials(self, deepcopy=True, states=None, use_cache=False):
-        return self._study._get_trials(deepcopy=deepcopy, states=states, use_cache=use_cache)[-self._window:]
+        return self._study._get_trials(deepcopy=deepcopy, states=states, use_cache=use_cache)[-self._window :]
 
     def get_trials(self, deepcopy=True, states=None):
-        return self._study.get_trials(deepcopy=deepcopy, states=states)[-self._window:]
+        return self._study.get_trials(deepcopy=deepcopy, states=states)[-self._window :]

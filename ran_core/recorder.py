@@ -18,8 +18,20 @@ from ray import tune
 from ran_core.optuna_glue import DIVERGED
 from ran_core.results import CONFIG_COLUMNS, EPOCHS_SCHEMA, append, compact, read_results
 
-RUNTIME_KEYS = ("node", "node_id", "accelerator", "backend", "keras_version", "backend_version", "ray_version",
-                "optuna_version", "python_version", "params", "num_classes", "realised_noise_ratio")
+RUNTIME_KEYS = (
+    "node",
+    "node_id",
+    "accelerator",
+    "backend",
+    "keras_version",
+    "backend_version",
+    "ray_version",
+    "optuna_version",
+    "python_version",
+    "params",
+    "num_classes",
+    "realised_noise_ratio",
+)
 
 
 class ResultRecorder(tune.Callback):
@@ -52,8 +64,10 @@ class ResultRecorder(tune.Callback):
         if time.monotonic() - self._last_status > self.status_every_s:
             self._last_status = time.monotonic()
             states = collections.Counter(trial.status for trial in trials)
-            print(f"{self.status_line()}; {states.get('RUNNING', 0)} running, {states.get('PENDING', 0)} pending",
-                  flush=True)
+            print(
+                f"{self.status_line()}; {states.get('RUNNING', 0)} running, {states.get('PENDING', 0)} pending",
+                flush=True,
+            )
 
     def on_experiment_end(self, trials, **info):
         self.flush()
@@ -75,8 +89,15 @@ class ResultRecorder(tune.Callback):
         """Buffers the row of a trial that ended (written at the next flush) and prints the status;
         `interrupted`: the sweep was stopped (signal) before this trial finished."""
         last_result = last_result or {}
-        row = self.trial_row(trial_id, config, last_result, error, checkpoint,
-                             self._epochs_of(trial_id, last_result.get("epoch") or 0), interrupted)
+        row = self.trial_row(
+            trial_id,
+            config,
+            last_result,
+            error,
+            checkpoint,
+            self._epochs_of(trial_id, last_result.get("epoch") or 0),
+            interrupted,
+        )
         self._pending["trials"].append(row)
         print(self.status_line(), flush=True)
         self._flush_if_due()
@@ -84,15 +105,28 @@ class ResultRecorder(tune.Callback):
 
     def trial_row(self, trial_id, config, last_result, error, checkpoint, epochs, interrupted=False):
         """The trial's row from its epoch rows (in epoch order), counted in the status line."""
-        row = trial_row(self.experiment_id, self.study, trial_id, config, last_result or {}, error, epochs,
-                        confusion_from(checkpoint), interrupted)
+        row = trial_row(
+            self.experiment_id,
+            self.study,
+            trial_id,
+            config,
+            last_result or {},
+            error,
+            epochs,
+            confusion_from(checkpoint),
+            interrupted,
+        )
         if trial_id in self._statuses:  # recorded again (a retry): counted once, as it ended last
             self._counts[self._statuses[trial_id]] -= 1
         self._statuses[trial_id] = row["status"]
         self._counts[row["status"]] += 1
-        if row["status"] in ("completed", "pruned") and row["final_test_error"] is not None:
-            if self._best is None or row["final_test_error"] < self._best[0]:
-                self._best = (row["final_test_error"], describe(row))
+        error = row["final_test_error"]
+        if (
+            row["status"] in ("completed", "pruned")
+            and error is not None
+            and (self._best is None or error < self._best[0])
+        ):
+            self._best = (error, describe(row))
         return row
 
     def finish(self, trials=(), epochs=()):
@@ -115,8 +149,10 @@ class ResultRecorder(tune.Callback):
     def status_line(self):
         counts = self._counts
         best = f"; best final test error {self._best[0]:.4f} ({self._best[1]})" if self._best else ""
-        return (f"[{self.study}] {len(self._statuses)} trials done: {counts['completed']} completed, "
-                f"{counts['pruned']} pruned, {counts['errored']} errored{self._rare(counts)}{best}")
+        return (
+            f"[{self.study}] {len(self._statuses)} trials done: {counts['completed']} completed, "
+            f"{counts['pruned']} pruned, {counts['errored']} errored{self._rare(counts)}{best}"
+        )
 
     @staticmethod
     def _rare(counts):
@@ -125,8 +161,12 @@ class ResultRecorder(tune.Callback):
 
 
 def epoch_row(experiment_id, study, trial_id, result):
-    return {"experiment_id": experiment_id, "study": study, "trial_id": trial_id,
-            **{name: result.get(name) for name in EPOCHS_SCHEMA.names if name in result}}
+    return {
+        "experiment_id": experiment_id,
+        "study": study,
+        "trial_id": trial_id,
+        **{name: result.get(name) for name in EPOCHS_SCHEMA.names if name in result},
+    }
 
 
 def trial_row(experiment_id, study, trial_id, config, last_result, error, epochs, confusion, interrupted=False):
@@ -139,15 +179,21 @@ def trial_row(experiment_id, study, trial_id, config, last_result, error, epochs
     steady = speeds[1:] or speeds  # the first epoch includes compilation
     last = epochs[-1] if epochs else last_result
     return {
-        "experiment_id": experiment_id, "study": study, "trial_id": trial_id,
+        "experiment_id": experiment_id,
+        "study": study,
+        "trial_id": trial_id,
         "status": trial_status(error, epochs_run, config.get("epochs"), bool(last_result.get(DIVERGED)), interrupted),
-        "error": error, **{name: config.get(name) for name in CONFIG_COLUMNS},
+        "error": error,
+        **{name: config.get(name) for name in CONFIG_COLUMNS},
         **{name: last_result.get(name) for name in RUNTIME_KEYS},
         "epochs_run": epochs_run,
-        "final_test_error": last.get("test_error"), "best_test_error": min(errors) if errors else None,
-        "final_test_accuracy": last.get("test_accuracy"), "final_train_accuracy": last.get("train_accuracy"),
+        "final_test_error": last.get("test_error"),
+        "best_test_error": min(errors) if errors else None,
+        "final_test_accuracy": last.get("test_accuracy"),
+        "final_train_accuracy": last.get("train_accuracy"),
         "final_clean_train_accuracy": last.get("clean_train_accuracy"),
-        "test_confusion": confusion, "wall_time_s": last_result.get("time_total_s"),
+        "test_confusion": confusion,
+        "wall_time_s": last_result.get("time_total_s"),
         "images_per_s": sum(steady) / len(steady) if steady else None,
     }
 
@@ -167,6 +213,7 @@ def trial_status(error, epochs_run, budget, diverged=False, interrupted=False):
 def effective_config(config):
     """The trial's config with TrainConfig's defaults filled in (as trained); as given if invalid."""
     from ran_core.config import TrainConfig
+
     fields = TrainConfig.__dataclass_fields__
     try:
         return {**config, **TrainConfig.from_dict({k: v for k, v in config.items() if k in fields}).to_dict()}

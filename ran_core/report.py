@@ -24,6 +24,7 @@ from ran_core.studies import STUDY_NAMES, study_info
 
 __all__ = ["build_report", "main"]
 
+
 def _study_figures(results: analysis.Results, study: str, out: Path) -> tuple[list[tuple[str, str]], list[str]]:
     """Write the study's figures; return [(file name, caption)] and notes."""
     sel = results.study(study)
@@ -41,8 +42,11 @@ def _study_figures(results: analysis.Results, study: str, out: Path) -> tuple[li
         notes.append(f"{study}: no epoch rows to draw learning curves from.")
     best = analysis.best_trial(sel, study, need_confusion=True)
     if best is not None:
-        save(f"{study}_confusion.png", plots.plot_confusion(sel, best["trial_id"], study),
-             f"Confusion matrix of the best completed trial ({best['trial_id']})")
+        save(
+            f"{study}_confusion.png",
+            plots.plot_confusion(sel, best["trial_id"], study),
+            f"Confusion matrix of the best completed trial ({best['trial_id']})",
+        )
     elif len(sel.trials):
         notes.append(f"{study}: no completed trial with a confusion matrix.")
     return written, notes
@@ -59,7 +63,8 @@ def build_report(results_dir, out_dir=None) -> Path:
         raise FileNotFoundError(f"results directory {str(results_dir)!r} does not exist")
     if not analysis.find_study_dirs(results_dir):
         raise FileNotFoundError(
-            f"no result files ({analysis.TRIALS_FILE} / {analysis.EPOCHS_FILE}) under {str(results_dir)!r}")
+            f"no result files ({analysis.TRIALS_FILE} / {analysis.EPOCHS_FILE}) under {str(results_dir)!r}"
+        )
     out = Path(out_dir) if out_dir is not None else results_dir / "report"
     out.mkdir(parents=True, exist_ok=True)
     results = analysis.load_results(results_dir)
@@ -73,8 +78,8 @@ def build_report(results_dir, out_dir=None) -> Path:
         "Errors are **test error in percent** (100 × (1 − accuracy)) on the clean test set, at the last epoch. "
         "Measured values are the mean ± sample standard deviation over seeds of *completed* trials, "
         "with the min–max range; pruned (ASHA) and errored trials are counted but not averaged. "
-        "Paper values are from Wang et al., CVPR 2017; \"Δ\" is measured minus paper in percentage points. "
-        f"\"{analysis.NO_PAPER_VALUE}\" marks settings the paper does not report (e.g. smoke runs on other "
+        'Paper values are from Wang et al., CVPR 2017; "Δ" is measured minus paper in percentage points. '
+        f'"{analysis.NO_PAPER_VALUE}" marks settings the paper does not report (e.g. smoke runs on other '
         "datasets or models).",
         "",
         "## Overview",
@@ -98,10 +103,18 @@ def build_report(results_dir, out_dir=None) -> Path:
             all_notes.append(f"{study}: no result files found.")
             continue
         if info.summary == "best_trials":
-            md += ["Best completed trials:", "", analysis.to_markdown(analysis.study_summary(results, study),
-                                                                     "_no completed trials_"), ""]
-            md += ["ASHA rungs (inferred from where pruned trials stopped):", "",
-                   analysis.to_markdown(analysis.asha_rungs(results, study), "_no trials_"), ""]
+            md += [
+                "Best completed trials:",
+                "",
+                analysis.to_markdown(analysis.study_summary(results, study), "_no completed trials_"),
+                "",
+            ]
+            md += [
+                "ASHA rungs (inferred from where pruned trials stopped):",
+                "",
+                analysis.to_markdown(analysis.asha_rungs(results, study), "_no trials_"),
+                "",
+            ]
         else:
             md += [analysis.to_markdown(analysis.study_summary(results, study), "_no trials_"), ""]
         figures, fig_notes = _study_figures(results, study, out)
@@ -116,15 +129,22 @@ def build_report(results_dir, out_dir=None) -> Path:
     errored = analysis.errored_trials(results)
     md += [analysis.to_markdown(errored, "_none_"), ""]
     diverged = _diverged_trials(results)
-    md += [f"## Diverged trials ({len(diverged)})", "", "Training or test loss became NaN or inf; the trial "
-           "stopped at that epoch and is not averaged.", "", analysis.to_markdown(diverged, "_none_"), ""]
+    md += [
+        f"## Diverged trials ({len(diverged)})",
+        "",
+        "Training or test loss became NaN or inf; the trial stopped at that epoch and is not averaged.",
+        "",
+        analysis.to_markdown(diverged, "_none_"),
+        "",
+    ]
 
     md += ["## Paper reference values (test error %)", ""]
     ref = paper.paper_table()
-    ref = ref.assign(test_error=ref["test_error"].map(lambda v: f"{100 * v:.2f}"),
-                     noise_ratio=ref["noise_ratio"].map(lambda v: f"{100 * v:g}"),
-                     params_m=ref["params_m"].map(lambda v: "—" if v != v else f"{v:.1f}")).rename(
-        columns={"test_error": "test error %", "params_m": "params (M)", "noise_ratio": "noise %"})
+    ref = ref.assign(
+        test_error=ref["test_error"].map(lambda v: f"{100 * v:.2f}"),
+        noise_ratio=ref["noise_ratio"].map(lambda v: f"{100 * v:g}"),
+        params_m=ref["params_m"].map(lambda v: "—" if v != v else f"{v:.1f}"),
+    ).rename(columns={"test_error": "test error %", "params_m": "params (M)", "noise_ratio": "noise %"})
     md += [analysis.to_markdown(ref.drop(columns=["family", "depth"])), ""]
 
     if results.notes or all_notes:
@@ -134,8 +154,11 @@ def build_report(results_dir, out_dir=None) -> Path:
 
 def _diverged_trials(results):
     trials = results.trials
-    columns = [c for c in ("study", "experiment_id", "trial_id", "model", "dataset", "learning_rate", "seed",
-                           "epochs_run") if c in trials]
+    columns = [
+        c
+        for c in ("study", "experiment_id", "trial_id", "model", "dataset", "learning_rate", "seed", "epochs_run")
+        if c in trials
+    ]
     return trials.loc[trials["status"] == "diverged", columns].reset_index(drop=True)
 
 

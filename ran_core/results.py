@@ -27,32 +27,72 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 _CONFIG = [
-    ("model", pa.string()), ("attention_type", pa.string()), ("learning_mode", pa.string()),
-    ("noise_ratio", pa.float64()), ("dataset", pa.string()), ("width", pa.float64()),
-    ("learning_rate", pa.float64()), ("weight_decay", pa.float64()), ("batch_size", pa.int64()),
-    ("epochs", pa.int64()), ("precision", pa.string()), ("seed", pa.int64()), ("momentum", pa.float64()),
-    ("lr_drops", pa.list_(pa.float64())), ("bn_momentum", pa.float64()), ("augment", pa.bool_()),
-    ("steps_per_execution", pa.int64()), ("data_dir", pa.string()), ("mask_pools", pa.list_(pa.int64())),
+    ("model", pa.string()),
+    ("attention_type", pa.string()),
+    ("learning_mode", pa.string()),
+    ("noise_ratio", pa.float64()),
+    ("dataset", pa.string()),
+    ("width", pa.float64()),
+    ("learning_rate", pa.float64()),
+    ("weight_decay", pa.float64()),
+    ("batch_size", pa.int64()),
+    ("epochs", pa.int64()),
+    ("precision", pa.string()),
+    ("seed", pa.int64()),
+    ("momentum", pa.float64()),
+    ("lr_drops", pa.list_(pa.float64())),
+    ("bn_momentum", pa.float64()),
+    ("augment", pa.bool_()),
+    ("steps_per_execution", pa.int64()),
+    ("data_dir", pa.string()),
+    ("mask_pools", pa.list_(pa.int64())),
 ]
 _KEY = [("experiment_id", pa.string()), ("study", pa.string()), ("trial_id", pa.string())]
 
-TRIALS_SCHEMA = pa.schema(_KEY + [("status", pa.string()), ("error", pa.string())] + _CONFIG + [
-    ("num_classes", pa.int64()), ("params", pa.int64()), ("epochs_run", pa.int64()),
-    ("final_test_error", pa.float64()), ("best_test_error", pa.float64()),
-    ("final_test_accuracy", pa.float64()), ("final_train_accuracy", pa.float64()),
-    ("final_clean_train_accuracy", pa.float64()), ("realised_noise_ratio", pa.float64()),
-    ("test_confusion", pa.list_(pa.int64())),
-    ("wall_time_s", pa.float64()), ("images_per_s", pa.float64()),
-    ("node", pa.string()), ("node_id", pa.string()), ("accelerator", pa.string()), ("backend", pa.string()),
-    ("keras_version", pa.string()), ("backend_version", pa.string()), ("ray_version", pa.string()),
-    ("optuna_version", pa.string()), ("python_version", pa.string()),
-])
-EPOCHS_SCHEMA = pa.schema(_KEY + [
-    ("epoch", pa.int64()), ("train_loss", pa.float64()), ("train_accuracy", pa.float64()),
-    ("clean_train_accuracy", pa.float64()), ("test_loss", pa.float64()), ("test_accuracy", pa.float64()),
-    ("test_error", pa.float64()), ("learning_rate", pa.float64()), ("epoch_time_s", pa.float64()),
-    ("images_per_s", pa.float64()), ("node_id", pa.string()),
-])
+TRIALS_SCHEMA = pa.schema(
+    _KEY
+    + [("status", pa.string()), ("error", pa.string())]
+    + _CONFIG
+    + [
+        ("num_classes", pa.int64()),
+        ("params", pa.int64()),
+        ("epochs_run", pa.int64()),
+        ("final_test_error", pa.float64()),
+        ("best_test_error", pa.float64()),
+        ("final_test_accuracy", pa.float64()),
+        ("final_train_accuracy", pa.float64()),
+        ("final_clean_train_accuracy", pa.float64()),
+        ("realised_noise_ratio", pa.float64()),
+        ("test_confusion", pa.list_(pa.int64())),
+        ("wall_time_s", pa.float64()),
+        ("images_per_s", pa.float64()),
+        ("node", pa.string()),
+        ("node_id", pa.string()),
+        ("accelerator", pa.string()),
+        ("backend", pa.string()),
+        ("keras_version", pa.string()),
+        ("backend_version", pa.string()),
+        ("ray_version", pa.string()),
+        ("optuna_version", pa.string()),
+        ("python_version", pa.string()),
+    ]
+)
+EPOCHS_SCHEMA = pa.schema(
+    _KEY
+    + [
+        ("epoch", pa.int64()),
+        ("train_loss", pa.float64()),
+        ("train_accuracy", pa.float64()),
+        ("clean_train_accuracy", pa.float64()),
+        ("test_loss", pa.float64()),
+        ("test_accuracy", pa.float64()),
+        ("test_error", pa.float64()),
+        ("learning_rate", pa.float64()),
+        ("epoch_time_s", pa.float64()),
+        ("images_per_s", pa.float64()),
+        ("node_id", pa.string()),
+    ]
+)
 TRIAL_KEY = ("experiment_id", "trial_id")
 EPOCH_KEY = ("experiment_id", "trial_id", "epoch")
 CONFIG_COLUMNS = tuple(name for name, _ in _CONFIG)
@@ -233,8 +273,10 @@ def _read(path, schema):
 
 def _conform(table, schema):
     """`table` with the columns of `schema` in order, a column it lacks as nulls."""
-    columns = [table.column(f.name).cast(f.type) if f.name in table.column_names
-               else pa.nulls(table.num_rows, f.type) for f in schema]
+    columns = [
+        table.column(f.name).cast(f.type) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
+        for f in schema
+    ]
     return pa.Table.from_arrays(columns, schema=schema)
 
 
@@ -244,8 +286,12 @@ def _latest(tables, key):
     if table.num_rows == 0:
         return table
     order = pa.array(range(table.num_rows), pa.int64())
-    last = (table.select(list(key)).append_column("_row", order)
-            .group_by(list(key), use_threads=False).aggregate([("_row", "max")]))
+    last = (
+        table.select(list(key))
+        .append_column("_row", order)
+        .group_by(list(key), use_threads=False)
+        .aggregate([("_row", "max")])
+    )
     rows = last.column("_row_max")
     return table.take(pc.take(rows, pc.sort_indices(rows)))  # in the order they were written
 
@@ -264,10 +310,12 @@ def accelerator_name():
     backend = keras.backend.backend()
     if backend == "jax":
         import jax
+
         device = jax.devices()[0]
         return device.device_kind if device.platform != "cpu" else "cpu"
     if backend == "tensorflow":
         import tensorflow as tf
+
         gpus = tf.config.list_physical_devices("GPU")
         if gpus:
             return tf.config.experimental.get_device_details(gpus[0]).get("device_name", "gpu")
@@ -288,7 +336,13 @@ def runtime_info():
     import optuna
     import ray
 
-    return {"node": socket.gethostname(), "accelerator": accelerator_name(), "backend": keras.backend.backend(),
-            "keras_version": keras.__version__, "backend_version": backend_version(),
-            "ray_version": ray.__version__, "optuna_version": optuna.__version__,
-            "python_version": platform.python_version()}
+    return {
+        "node": socket.gethostname(),
+        "accelerator": accelerator_name(),
+        "backend": keras.backend.backend(),
+        "keras_version": keras.__version__,
+        "backend_version": backend_version(),
+        "ray_version": ray.__version__,
+        "optuna_version": optuna.__version__,
+        "python_version": platform.python_version(),
+    }

@@ -32,14 +32,25 @@ from ran_core.data import IMAGE_SIZES
 from ran_core.model_names import pretty_model_name as pretty_model
 from ran_core.studies import STUDIES, study_info
 
-__all__ = ["CLAIMS", "VERDICT_RULE", "Claim", "Effect", "describe_setting", "score_claims", "scorecard_markdown", "verdict"]
+__all__ = [
+    "CLAIMS",
+    "VERDICT_RULE",
+    "Claim",
+    "Effect",
+    "describe_setting",
+    "score_claims",
+    "scorecard_markdown",
+    "verdict",
+]
 
-VERDICT_RULE = ("An effect is a difference of test errors in percentage points, signed so that a positive "
-                "value supports the claim. Verdict: **held** when its 95% bootstrap interval lies above 0, "
-                "**did not hold** when it lies below 0, **inconclusive** when it contains 0. The interval "
-                "resamples seeds within each cell and, within each trial, test images class by class from "
-                "the recorded test confusion matrix; the cells of a comparison are resampled independently, "
-                "so for these paired comparisons it errs on the wide side.")
+VERDICT_RULE = (
+    "An effect is a difference of test errors in percentage points, signed so that a positive "
+    "value supports the claim. Verdict: **held** when its 95% bootstrap interval lies above 0, "
+    "**did not hold** when it lies below 0, **inconclusive** when it contains 0. The interval "
+    "resamples seeds within each cell and, within each trial, test images class by class from "
+    "the recorded test confusion matrix; the cells of a comparison are resampled independently, "
+    "so for these paired comparisons it errs on the wide side."
+)
 PAPER_DATASETS = ("cifar10", "cifar100")
 NUM_BOOTSTRAP = 2000
 _NONE = "-"  # attention settings of a ResNet cell
@@ -90,8 +101,9 @@ def _has(cells, variant, noise):
 def _name(variant):
     """Attention-56, or Attention-56 (spatial, NAL) where the attention settings are not the default."""
     model, attention_type, learning_mode = variant
-    extras = [v for v, default in ((attention_type, "mixed"), (learning_mode.upper(), "ARL"))
-              if v not in (_NONE, default)]
+    extras = [
+        v for v, default in ((attention_type, "mixed"), (learning_mode.upper(), "ARL")) if v not in (_NONE, default)
+    ]
     return f"{pretty_model(model)} ({', '.join(extras)})" if extras else pretty_model(model)
 
 
@@ -99,16 +111,21 @@ def _noise_effects(cells):
     out = []
     for att in _variants(cells, "attention"):
         for res in _variants(cells, "resnet"):
-            levels = sorted(n for n in set(cells["noise_ratio"].round(3))
-                            if _has(cells, att, n) and _has(cells, res, n))
+            levels = sorted(
+                n for n in set(cells["noise_ratio"].round(3)) if _has(cells, att, n) and _has(cells, res, n)
+            )
             if not levels or levels[-1] == 0:
                 continue
             noisy, top = [n for n in levels if n > 0], levels[-1]
             pair = f"{_name(res)} - {_name(att)}"
             where = f"at {_pct(top)}" if len(noisy) == 1 else f"mean over {_pct(noisy[0])}-{_pct(top)}"
-            out.append(Effect("gap_under_noise", f"{pair}, {where} noise",
-                              tuple(t for n in noisy for t in ((1 / len(noisy), (*res, n)),
-                                                               (-1 / len(noisy), (*att, n))))))
+            out.append(
+                Effect(
+                    "gap_under_noise",
+                    f"{pair}, {where} noise",
+                    tuple(t for n in noisy for t in ((1 / len(noisy), (*res, n)), (-1 / len(noisy), (*att, n)))),
+                )
+            )
             gap = ((1, (*res, top)), (-1, (*att, top)))
             if levels[0] == 0:
                 clean = ((-1, (*res, 0.0)), (1, (*att, 0.0)))
@@ -124,14 +141,24 @@ def _learning_mode_effects(cells):
     pairs = [(m, d["arl"], d["nal"]) for (m, _), d in by_depth.items() if {"arl", "nal"} <= set(d)]
     if not pairs:
         return []
-    out = [Effect("nal_minus_arl", "NAL - ARL, mean over " + ", ".join(pretty_model(m) for m, _, _ in pairs),
-                  tuple(t for _, arl, nal in pairs for t in ((1 / len(pairs), (*nal, noise)),
-                                                            (-1 / len(pairs), (*arl, noise)))))]
+    out = [
+        Effect(
+            "nal_minus_arl",
+            "NAL - ARL, mean over " + ", ".join(pretty_model(m) for m, _, _ in pairs),
+            tuple(
+                t for _, arl, nal in pairs for t in ((1 / len(pairs), (*nal, noise)), (-1 / len(pairs), (*arl, noise)))
+            ),
+        )
+    ]
     if len(pairs) > 1:
         (shallow, arl_s, nal_s), (deep, arl_d, nal_d) = pairs[0], pairs[-1]
-        out.append(Effect("gap_grows_with_depth",
-                          f"(NAL - ARL) at {pretty_model(deep)} minus at {pretty_model(shallow)}",
-                          ((1, (*nal_d, noise)), (-1, (*arl_d, noise)), (-1, (*nal_s, noise)), (1, (*arl_s, noise)))))
+        out.append(
+            Effect(
+                "gap_grows_with_depth",
+                f"(NAL - ARL) at {pretty_model(deep)} minus at {pretty_model(shallow)}",
+                ((1, (*nal_d, noise)), (-1, (*arl_d, noise)), (-1, (*nal_s, noise)), (1, (*arl_s, noise))),
+            )
+        )
     return out
 
 
@@ -144,8 +171,13 @@ def _attention_type_effects(cells):
             continue
         for other in ("channel", "spatial"):
             if (model, other, mode) in variants:
-                out.append(Effect(f"{other}_minus_mixed", f"{other} - mixed ({pretty_model(model)})",
-                                  ((1, (model, other, mode, noise)), (-1, (model, "mixed", mode, noise)))))
+                out.append(
+                    Effect(
+                        f"{other}_minus_mixed",
+                        f"{other} - mixed ({pretty_model(model)})",
+                        ((1, (model, other, mode, noise)), (-1, (model, "mixed", mode, noise))),
+                    )
+                )
     return out
 
 
@@ -158,23 +190,36 @@ def _depth_effects(cells):
         if len({v[0] for v in chain}) < 2:
             continue
         shallow, deep = chain[0], chain[-1]
-        out.append(Effect("shallow_minus_deep", f"{_name(shallow)} - {_name(deep)}",
-                          ((1, (*shallow, noise)), (-1, (*deep, noise)))))
+        out.append(
+            Effect(
+                "shallow_minus_deep",
+                f"{_name(shallow)} - {_name(deep)}",
+                ((1, (*shallow, noise)), (-1, (*deep, noise))),
+            )
+        )
     return out
 
 
 def _claims():
     """One Claim per study that declares one (ran_core.studies), in the table's order."""
-    return tuple(Claim(info.claim.name, info.name, info.claim.statement, _EFFECTS[info.claim.effects],
-                       info.claim.varies_noise) for info in STUDIES.values() if info.claim is not None)
+    return tuple(
+        Claim(info.claim.name, info.name, info.claim.statement, _EFFECTS[info.claim.effects], info.claim.varies_noise)
+        for info in STUDIES.values()
+        if info.claim is not None
+    )
 
 
-_EFFECTS = {"noise_effects": _noise_effects, "learning_mode_effects": _learning_mode_effects,
-            "attention_type_effects": _attention_type_effects, "depth_effects": _depth_effects}
+_EFFECTS = {
+    "noise_effects": _noise_effects,
+    "learning_mode_effects": _learning_mode_effects,
+    "attention_type_effects": _attention_type_effects,
+    "depth_effects": _depth_effects,
+}
 CLAIMS = _claims()
 
 
 # --------------------------------------------------------------------------- measured cells
+
 
 def _cells_frame(rows):
     """Rows with hashable cell keys: attention settings of other families become _NONE."""
@@ -258,6 +303,7 @@ def verdict(low, high):
 
 # --------------------------------------------------------------------------- the paper's side
 
+
 def _paper_cells(study, dataset):
     ref = paper.reference_for(study_info(study).paper_tables)
     return _cells_frame(ref[ref["dataset"] == dataset])
@@ -291,6 +337,7 @@ def _paper_side(claim, effect, dataset):
 
 # --------------------------------------------------------------------------- the scorecard
 
+
 def score_claims(results, *, num_bootstrap=NUM_BOOTSTRAP, seed=0):
     """One row per (claim, setting, effect) the results can speak to; errors in percentage points.
 
@@ -311,17 +358,38 @@ def score_claims(results, *, num_bootstrap=NUM_BOOTSTRAP, seed=0):
                 value, low, high, seeds, exact = measured
                 paper_value, paper_comparison = _paper_side(claim, effect, setting["dataset"])
                 sources = ("seeds and " if seeds > 1 else "") + "test images"
-                rows.append({
-                    "claim": claim.name, "statement": claim.statement, "study": claim.study,
-                    "setting": describe_setting(setting), "comparison": effect.label,
-                    "effect_pp": 100 * value, "low_pp": 100 * low, "high_pp": 100 * high, "seeds": seeds,
-                    "uncertainty": sources if exact else sources + " (some trials lack a confusion matrix)",
-                    "verdict": verdict(low, high),
-                    "paper_pp": None if paper_value is None else 100 * paper_value,
-                    "paper_comparison": paper_comparison,
-                })
-    columns = ["claim", "statement", "study", "setting", "comparison", "effect_pp", "low_pp", "high_pp",
-               "seeds", "uncertainty", "verdict", "paper_pp", "paper_comparison"]
+                rows.append(
+                    {
+                        "claim": claim.name,
+                        "statement": claim.statement,
+                        "study": claim.study,
+                        "setting": describe_setting(setting),
+                        "comparison": effect.label,
+                        "effect_pp": 100 * value,
+                        "low_pp": 100 * low,
+                        "high_pp": 100 * high,
+                        "seeds": seeds,
+                        "uncertainty": sources if exact else sources + " (some trials lack a confusion matrix)",
+                        "verdict": verdict(low, high),
+                        "paper_pp": None if paper_value is None else 100 * paper_value,
+                        "paper_comparison": paper_comparison,
+                    }
+                )
+    columns = [
+        "claim",
+        "statement",
+        "study",
+        "setting",
+        "comparison",
+        "effect_pp",
+        "low_pp",
+        "high_pp",
+        "seeds",
+        "uncertainty",
+        "verdict",
+        "paper_pp",
+        "paper_comparison",
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -336,24 +404,29 @@ def scorecard_markdown(results, **kwargs):
     if scores.empty:
         lines.append("_No completed trials speak to any claim yet._")
     else:
-        table = pd.DataFrame({
-            "claim": scores["claim"],
-            "setting": scores["setting"],
-            "effect (what minus what)": scores["comparison"],
-            "measured, pp": scores["effect_pp"].map(_signed),
-            "95% interval": [f"[{lo:+.2f}, {hi:+.2f}]" for lo, hi in zip(scores["low_pp"], scores["high_pp"])],
-            "seeds": scores["seeds"],
-            "verdict": scores["verdict"],
-            "paper, pp": [("—" if v is None or v != v else _signed(v)) + f" ({c})"
-                          for v, c in zip(scores["paper_pp"], scores["paper_comparison"])],
-        })
+        table = pd.DataFrame(
+            {
+                "claim": scores["claim"],
+                "setting": scores["setting"],
+                "effect (what minus what)": scores["comparison"],
+                "measured, pp": scores["effect_pp"].map(_signed),
+                "95% interval": [f"[{lo:+.2f}, {hi:+.2f}]" for lo, hi in zip(scores["low_pp"], scores["high_pp"])],
+                "seeds": scores["seeds"],
+                "verdict": scores["verdict"],
+                "paper, pp": [
+                    ("—" if v is None or v != v else _signed(v)) + f" ({c})"
+                    for v, c in zip(scores["paper_pp"], scores["paper_comparison"])
+                ],
+            }
+        )
         lines.append(analysis.to_markdown(table))
-        lines += ["", "Claims:"] + [f"- **{c.name}**: {c.statement}" for c in CLAIMS
-                                     if c.name in set(scores["claim"])]
+        lines += ["", "Claims:"] + [f"- **{c.name}**: {c.statement}" for c in CLAIMS if c.name in set(scores["claim"])]
         one_seed = sorted(set(scores.loc[scores["seeds"] < 2, "claim"]))
         if one_seed:
-            lines.append(f"- One seed per cell for: {', '.join(one_seed)}; the interval then covers test "
-                         f"images only, not the spread between training runs.")
+            lines.append(
+                f"- One seed per cell for: {', '.join(one_seed)}; the interval then covers test "
+                f"images only, not the spread between training runs."
+            )
     untested = [c.name for c in CLAIMS if c.name not in set(scores["claim"])]
     if untested:
         lines.append(f"- Not tested by these results: {', '.join(untested)}.")

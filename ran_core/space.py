@@ -58,8 +58,10 @@ SPACE = (
     Dim("model", choices=tuple(list_models())),
     Dim("attention_type", choices=ATTENTION_TYPES, attention_only=True),
     Dim("learning_mode", choices=LEARNING_MODES, attention_only=True),
-    *(Dim(name, allowed=RANGES[name])
-      for name in ("noise_ratio", "width", "learning_rate", "weight_decay", "batch_size", "epochs")),
+    *(
+        Dim(name, allowed=RANGES[name])
+        for name in ("noise_ratio", "width", "learning_rate", "weight_decay", "batch_size", "epochs")
+    ),
     Dim("precision", choices=PRECISIONS),
 )
 DIMS = {dim.name: dim for dim in SPACE}
@@ -68,8 +70,15 @@ DEFAULT_EPOCHS = TrainConfig.epochs
 # The smoke presets' recipe: offline digits at 16x16, quarter width, 10 epochs that converge (clean
 # test error ~1-2% for Attention-56 and ResNet-56), about a minute per trial on one CPU core. No
 # augmentation: a mirrored digit is another digit, and 4-pixel crops of a 16x16 digit cut it.
-SMOKE = {"dataset": "digits", "width": 0.25, "epochs": 10, "batch_size": 32, "learning_rate": 0.1,
-         "lr_drops": (0.6, 0.85), "augment": False}
+SMOKE = {
+    "dataset": "digits",
+    "width": 0.25,
+    "epochs": 10,
+    "batch_size": 32,
+    "learning_rate": 0.1,
+    "lr_drops": (0.6, 0.85),
+    "augment": False,
+}
 
 
 @dataclasses.dataclass
@@ -87,22 +96,29 @@ class Study:
         for part in ("grid", "search"):
             for name, values in getattr(self, part).items():
                 if name not in DIMS:
-                    raise ValueError(f"{self.name}: {part} dimension {name!r} is not in the search space "
-                                     f"{sorted(DIMS)}")
+                    raise ValueError(
+                        f"{self.name}: {part} dimension {name!r} is not in the search space {sorted(DIMS)}"
+                    )
                 if not isinstance(values, (list, tuple)) or not values:
-                    raise ValueError(f"{self.name}: {part}[{name!r}] must be a non-empty list (or a (low, high) "
-                                     f"tuple in search). Received: {values!r}")
+                    raise ValueError(
+                        f"{self.name}: {part}[{name!r}] must be a non-empty list (or a (low, high) "
+                        f"tuple in search). Received: {values!r}"
+                    )
                 for value in values:
                     DIMS[name].check(value)
                 allowed = DIMS[name].allowed
                 if part == "search" and _is_range(values) and allowed is not None and allowed.log and values[0] <= 0:
-                    raise ValueError(f"{self.name}: search[{name!r}] is sampled on a log scale; its low end must be "
-                                     f"> 0. Received: {values!r}")
+                    raise ValueError(
+                        f"{self.name}: search[{name!r}] is sampled on a log scale; its low end must be "
+                        f"> 0. Received: {values!r}"
+                    )
         models = self.grid.get("model", self.search.get("model", [self.fixed.get("model", "attention56")]))
         conditional = [d for d in SPACE if d.attention_only and d.name in self.grid]
         if conditional and not all(is_attention(m) for m in models):
-            raise ValueError(f"{self.name}: grid dimension {conditional[0].name!r} does not apply to ResNet "
-                             f"baselines; fix it instead. Received: model={list(models)!r}")
+            raise ValueError(
+                f"{self.name}: grid dimension {conditional[0].name!r} does not apply to ResNet "
+                f"baselines; fix it instead. Received: model={list(models)!r}"
+            )
         clash = set(self.grid) & set(self.search) | (set(self.grid) | set(self.search)) & set(self.fixed)
         if clash:
             raise ValueError(f"{self.name}: {sorted(clash)} declared twice (grid, search and fixed are exclusive)")

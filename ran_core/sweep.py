@@ -23,8 +23,14 @@ from ran_core.space import Study
 EXIT_BAD_INPUT, EXIT_TRIAL_ERRORS = 2, 1
 METRIC, MODE, TIME_ATTR = "test_error", "min", "epoch"
 # Integer flags: (lowest, highest) accepted; None: no upper bound beyond the study's own.
-FLAG_RANGES = {"num_samples": (1, 100_000), "seeds": (1, 1000), "max_concurrent": (1, 100_000),
-               "max_failures": (0, 100), "reduction_factor": (2, 100), "grace_period": (1, None)}
+FLAG_RANGES = {
+    "num_samples": (1, 100_000),
+    "seeds": (1, 1000),
+    "max_concurrent": (1, 100_000),
+    "max_failures": (0, 100),
+    "reduction_factor": (2, 100),
+    "grace_period": (1, None),
+}
 READS_DATA_DIR = ("cifar10", "cifar100")
 
 
@@ -37,8 +43,12 @@ class _OneLineParser(argparse.ArgumentParser):
 
 def parser(presets):
     p = _OneLineParser(description=__doc__.splitlines()[0])
-    p.add_argument("--preset", choices=sorted(presets), default="smoke",
-                   help="smoke: small models on offline digits, minutes on a laptop; paper: the full study")
+    p.add_argument(
+        "--preset",
+        choices=sorted(presets),
+        default="smoke",
+        help="smoke: small models on offline digits, minutes on a laptop; paper: the full study",
+    )
     p.add_argument("--dataset", help="replace the preset's dataset(s): cifar10, cifar100, digits, synthetic")
     p.add_argument("--data-dir", help="local copy of CIFAR (folder or .tar.gz); never downloads when given")
     p.add_argument("--num-samples", type=int, help="trials of a search study (grid studies run every cell)")
@@ -46,23 +56,39 @@ def parser(presets):
     p.add_argument("--epochs", type=int, help="replace the preset's epoch budget")
     p.add_argument("--width", type=float, help="replace the preset's channel multiplier (1.0 = paper widths)")
     p.add_argument("--scheduler", choices=["asha", "fifo"], help="default: asha for searches, fifo for grids")
-    p.add_argument("--grace-period", type=int, help="ASHA: epochs before a trial can be stopped (default: a third "
-                                                    "of the budget; README, Early stopping)")
+    p.add_argument(
+        "--grace-period",
+        type=int,
+        help="ASHA: epochs before a trial can be stopped (default: a third of the budget; README, Early stopping)",
+    )
     p.add_argument("--reduction-factor", type=int, default=3, help="ASHA: keep 1/N of the trials at each rung")
     p.add_argument("--cpus-per-trial", type=float, default=1.0)
-    p.add_argument("--gpus-per-trial", type=float,
-                   help="fractions share a card between trials (default: 1 where the cluster has GPUs, else 0)")
+    p.add_argument(
+        "--gpus-per-trial",
+        type=float,
+        help="fractions share a card between trials (default: 1 where the cluster has GPUs, else 0)",
+    )
     p.add_argument("--max-concurrent", type=int, help="default: as many trials as the cluster's resources fit")
     p.add_argument("--max-failures", type=int, default=1, help="retries of a failed trial from its checkpoint")
     p.add_argument("--address", help="join an existing Ray cluster (e.g. auto); default: start a local Ray")
-    p.add_argument("--storage", help="Ray storage path or URI (s3://, gs://, NFS path) for checkpoints; "
-                                     "default: RAN_STORAGE or ~/ray_results")
-    p.add_argument("--resume", nargs="?", const=experiments.LATEST_NAME, metavar="NAME",
-                   help="continue an interrupted experiment of --output: the latest, or NAME (see "
-                        "OUTPUT/experiments/); flags that change results must stay as recorded")
+    p.add_argument(
+        "--storage",
+        help="Ray storage path or URI (s3://, gs://, NFS path) for checkpoints; default: RAN_STORAGE or ~/ray_results",
+    )
+    p.add_argument(
+        "--resume",
+        nargs="?",
+        const=experiments.LATEST_NAME,
+        metavar="NAME",
+        help="continue an interrupted experiment of --output: the latest, or NAME (see "
+        "OUTPUT/experiments/); flags that change results must stay as recorded",
+    )
     p.add_argument("--output", help="result folder (default: results/<study>)")
-    p.add_argument("--backend", choices=["tensorflow", "jax"], help="Keras backend of the trials "
-                                                                    "(default: KERAS_BACKEND or tensorflow)")
+    p.add_argument(
+        "--backend",
+        choices=["tensorflow", "jax"],
+        help="Keras backend of the trials (default: KERAS_BACKEND or tensorflow)",
+    )
     p.add_argument("--no-dashboard", action="store_true", help="start the local Ray without its dashboard")
     return p
 
@@ -87,8 +113,10 @@ def configure(presets, argv=None):
     study = presets[args.preset]
     changes, fixed = {}, dict(study.fixed)
     if args.dataset is not None:
-        changes.update(grid={k: v for k, v in study.grid.items() if k != "dataset"},
-                       search={k: v for k, v in study.search.items() if k != "dataset"})
+        changes.update(
+            grid={k: v for k, v in study.grid.items() if k != "dataset"},
+            search={k: v for k, v in study.search.items() if k != "dataset"},
+        )
         fixed["dataset"] = args.dataset.lower()
     for name in ("epochs", "width"):
         if getattr(args, name) is not None:
@@ -96,16 +124,20 @@ def configure(presets, argv=None):
     _check_flag_ranges(args)
     if args.seeds is not None:
         if not study.exhaustive:
-            raise ValueError(f"--seeds repeats grid cells; {study.name} is a search (TPE samples its trials). "
-                             f"Received: --seeds {args.seeds}")
+            raise ValueError(
+                f"--seeds repeats grid cells; {study.name} is a search (TPE samples its trials). "
+                f"Received: --seeds {args.seeds}"
+            )
         changes["seeds"] = tuple(range(args.seeds))
     study = study.replace(**changes, fixed=fixed)  # re-validates every value against SPACE
     if args.data_dir is not None:
         _check_data_dir(study, args.data_dir)
         study = study.replace(fixed={**study.fixed, "data_dir": str(Path(args.data_dir).resolve())})
     if study.exhaustive and args.num_samples not in (None, study.num_cells()):
-        raise ValueError(f"{study.name} is a grid study of {study.num_cells()} cells (times seeds); "
-                         f"--num-samples does not apply. Received: --num-samples {args.num_samples}")
+        raise ValueError(
+            f"{study.name} is a grid study of {study.num_cells()} cells (times seeds); "
+            f"--num-samples does not apply. Received: --num-samples {args.num_samples}"
+        )
     for flag in ("cpus_per_trial", "gpus_per_trial"):
         value = getattr(args, flag)
         if value is not None and (not math.isfinite(value) or value < 0 or (flag == "cpus_per_trial" and value <= 0)):
@@ -117,8 +149,9 @@ def configure(presets, argv=None):
         raise ValueError(f"--grace-period {args.grace_period} exceeds the {args.epochs}-epoch budget")
     args.backend = args.backend or os.environ.get("KERAS_BACKEND", "tensorflow")
     if importlib.util.find_spec(args.backend) is None:
-        raise ValueError(f"--backend {args.backend}: the {args.backend} package is not installed "
-                         f"(pip install -e '.[jax]' for JAX)")
+        raise ValueError(
+            f"--backend {args.backend}: the {args.backend} package is not installed (pip install -e '.[jax]' for JAX)"
+        )
     args.output = str(output)
     args.storage = args.storage or os.environ.get("RAN_STORAGE") or str(Path("~/ray_results").expanduser())
     if "://" not in args.storage:
@@ -129,8 +162,10 @@ def configure(presets, argv=None):
     if recorded and "flags" in recorded:
         changed = experiments.changed_result_flags(recorded["flags"], args.result_flags)
         if changed:
-            raise ValueError(f"--resume continues {recorded['name']} as recorded; these flags would change its "
-                             f"results: {', '.join(changed)} (run without --resume for a new experiment)")
+            raise ValueError(
+                f"--resume continues {recorded['name']} as recorded; these flags would change its "
+                f"results: {', '.join(changed)} (run without --resume for a new experiment)"
+            )
     return study, args
 
 
@@ -146,23 +181,35 @@ def _check_flag_ranges(args):
 def _check_data_dir(study, data_dir):
     names = study.grid.get("dataset") or study.search.get("dataset") or [study.fixed.get("dataset", "cifar10")]
     if not set(names) & set(READS_DATA_DIR):
-        raise ValueError(f"--data-dir is read only by {' and '.join(READS_DATA_DIR)}; this study trains on "
-                         f"{list(names)} (add --dataset cifar10?). Received: --data-dir {data_dir}")
+        raise ValueError(
+            f"--data-dir is read only by {' and '.join(READS_DATA_DIR)}; this study trains on "
+            f"{list(names)} (add --dataset cifar10?). Received: --data-dir {data_dir}"
+        )
     if not Path(data_dir).exists():
         raise ValueError(f"--data-dir {data_dir!r} does not exist")
 
 
 def result_flags(study, args):
     """The values of experiments.RESULT_FLAGS as this run applies them (recorded; --resume compares)."""
-    return {"preset": args.preset, "dataset": args.dataset and args.dataset.lower(),
-            "data_dir": study.fixed.get("data_dir"), "num_samples": args.num_samples, "seeds": len(study.seeds),
-            "epochs": args.epochs, "width": study.fixed.get("width"), "scheduler": args.scheduler,
-            "grace_period": args.grace_period, "reduction_factor": args.reduction_factor, "backend": args.backend}
+    return {
+        "preset": args.preset,
+        "dataset": args.dataset and args.dataset.lower(),
+        "data_dir": study.fixed.get("data_dir"),
+        "num_samples": args.num_samples,
+        "seeds": len(study.seeds),
+        "epochs": args.epochs,
+        "width": study.fixed.get("width"),
+        "scheduler": args.scheduler,
+        "grace_period": args.grace_period,
+        "reduction_factor": args.reduction_factor,
+        "backend": args.backend,
+    }
 
 
 def datasets_of(study):
     """Every dataset the study can touch: loaded once here, shared with trials via the object store."""
     from ran_core.data import load_dataset
+
     names = study.grid.get("dataset") or study.search.get("dataset") or [study.fixed.get("dataset", "cifar10")]
     datasets = [load_dataset(name, study.fixed.get("data_dir")) for name in names]
     return {data.name: data for data in datasets}
@@ -180,8 +227,11 @@ def trial_env(args):
     if cache:
         env["JAX_COMPILATION_CACHE_DIR"] = cache
     if 0 < (args.gpus_per_trial or 0) < 1:  # several trials share one card: take memory as needed
-        env.update(TF_FORCE_GPU_ALLOW_GROWTH="true", XLA_PYTHON_CLIENT_PREALLOCATE="false",
-                   XLA_PYTHON_CLIENT_MEM_FRACTION=f"{0.9 * args.gpus_per_trial:.2f}")
+        env.update(
+            TF_FORCE_GPU_ALLOW_GROWTH="true",
+            XLA_PYTHON_CLIENT_PREALLOCATE="false",
+            XLA_PYTHON_CLIENT_MEM_FRACTION=f"{0.9 * args.gpus_per_trial:.2f}",
+        )
     for name in ("RAN_FAIL_TRIAL_IF",):  # fault injection for tests travels to the trials
         if name in os.environ:
             env[name] = os.environ[name]
@@ -192,8 +242,10 @@ def trainable_for(args, datasets):
     from ray import tune
 
     from ran_core.trainable import run_trial
-    return tune.with_resources(tune.with_parameters(run_trial, datasets=datasets),
-                               {"cpu": args.cpus_per_trial, "gpu": args.gpus_per_trial})
+
+    return tune.with_resources(
+        tune.with_parameters(run_trial, datasets=datasets), {"cpu": args.cpus_per_trial, "gpu": args.gpus_per_trial}
+    )
 
 
 def default_grace_period(epochs):
@@ -236,7 +288,6 @@ def sampler_for(study, args):
 def build_tuner(study, args, datasets, experiment, trainable=None, callbacks=()):
     """The Tuner: Optuna (grid or TPE) under a concurrency limit, ASHA or FIFO, Parquet callback.
     `trainable` and extra `callbacks` are for benchmarks (default: run_trial on `datasets`)."""
-    import optuna
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
@@ -245,23 +296,44 @@ def build_tuner(study, args, datasets, experiment, trainable=None, callbacks=())
 
     sampler = sampler_for(study, args)
     storage = optuna_storage(Path(args.output) / preflight.OPTUNA_DB)
-    searcher = PruningOptunaSearch(study.define_by_run, metric=METRIC, mode=MODE, sampler=sampler,
-                                   storage=storage, study_name=experiment, max_t=args.epochs, time_attr=TIME_ATTR)
+    searcher = PruningOptunaSearch(
+        study.define_by_run,
+        metric=METRIC,
+        mode=MODE,
+        sampler=sampler,
+        storage=storage,
+        study_name=experiment,
+        max_t=args.epochs,
+        time_attr=TIME_ATTR,
+    )
     if args.scheduler == "asha":
-        scheduler = ASHAScheduler(time_attr=TIME_ATTR, max_t=args.epochs,
-                                  grace_period=args.grace_period or default_grace_period(args.epochs),
-                                  reduction_factor=args.reduction_factor)
+        scheduler = ASHAScheduler(
+            time_attr=TIME_ATTR,
+            max_t=args.epochs,
+            grace_period=args.grace_period or default_grace_period(args.epochs),
+            reduction_factor=args.reduction_factor,
+        )
     else:
         scheduler = FIFOScheduler()
     # reuse_actors: a finished trial's worker process (TensorFlow/JAX imported, data in memory) runs
     # the next trial; run_trial clears the Keras session first, so nothing of the old trial is kept.
-    tune_config = tune.TuneConfig(search_alg=searcher, scheduler=scheduler, metric=METRIC, mode=MODE,
-                                  num_samples=args.num_samples, max_concurrent_trials=args.max_concurrent,
-                                  reuse_actors=True)
-    run_config = tune.RunConfig(name=experiment, storage_path=args.storage, verbose=0,
-                                callbacks=[ResultRecorder(args.output, experiment, study.name), *callbacks],
-                                failure_config=tune.FailureConfig(max_failures=args.max_failures),
-                                checkpoint_config=tune.CheckpointConfig(num_to_keep=2))
+    tune_config = tune.TuneConfig(
+        search_alg=searcher,
+        scheduler=scheduler,
+        metric=METRIC,
+        mode=MODE,
+        num_samples=args.num_samples,
+        max_concurrent_trials=args.max_concurrent,
+        reuse_actors=True,
+    )
+    run_config = tune.RunConfig(
+        name=experiment,
+        storage_path=args.storage,
+        verbose=0,
+        callbacks=[ResultRecorder(args.output, experiment, study.name), *callbacks],
+        failure_config=tune.FailureConfig(max_failures=args.max_failures),
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+    )
     return tune.Tuner(trainable or trainable_for(args, datasets), tune_config=tune_config, run_config=run_config)
 
 
@@ -282,6 +354,7 @@ def run_study(presets, argv=None):
         if args.resume:
             path = f"{args.storage.rstrip('/')}/{args.experiment}"
             from ray import tune
+
             if not tune.Tuner.can_restore(path):
                 raise ValueError(f"--resume: no restorable experiment at {path}")
         Path(args.output).mkdir(parents=True, exist_ok=True)  # every check passed: the first write
@@ -298,14 +371,19 @@ def run_study(presets, argv=None):
         try:
             return _run(study, args, datasets, argv, interrupt)
         except KeyboardInterrupt:  # before Tune started, or a second signal
-            print(f"interrupted by {interrupt.name or 'KeyboardInterrupt'} before the sweep could record its "
-                  f"trials; resume with --resume {args.experiment}", file=sys.stderr, flush=True)
+            print(
+                f"interrupted by {interrupt.name or 'KeyboardInterrupt'} before the sweep could record its "
+                f"trials; resume with --resume {args.experiment}",
+                file=sys.stderr,
+                flush=True,
+            )
             return interrupt.exit_status if interrupt.signum else 130
 
 
 def _claim_optuna_study(output, name):
     """Creates the experiment's Optuna study; a fresh run never joins an existing one."""
     import optuna
+
     try:
         optuna.create_study(study_name=name, storage=optuna_url(output), direction="minimize")
     except optuna.exceptions.DuplicatedStudyError:
@@ -320,9 +398,12 @@ def _run(study, args, datasets, argv, interrupt):
     from ran_core.recorder import ResultRecorder
 
     experiment = args.experiment
-    context = ray.init(address=args.address or "local", runtime_env={"env_vars": trial_env(args)},
-                       include_dashboard=None if args.address else not args.no_dashboard,
-                       log_to_driver=False)  # trial output stays in Ray's logs; errors are summarised
+    context = ray.init(
+        address=args.address or "local",
+        runtime_env={"env_vars": trial_env(args)},
+        include_dashboard=None if args.address else not args.no_dashboard,
+        log_to_driver=False,
+    )  # trial output stays in Ray's logs; errors are summarised
     interrupt.install()  # ray.init replaced the SIGTERM handler with one that exits at once
     try:
         resources = ray.cluster_resources()
@@ -331,12 +412,18 @@ def _run(study, args, datasets, argv, interrupt):
         args.max_concurrent = args.max_concurrent or _fitting_trials(resources, args)
         if context.dashboard_url:
             print(f"Ray dashboard: http://{context.dashboard_url}", flush=True)
-        print(f"{study.name} ({args.preset}): {_describe_size(study, args)}; results -> {args.output} "
-              f"(experiment {experiment})", flush=True)
+        print(
+            f"{study.name} ({args.preset}): {_describe_size(study, args)}; results -> {args.output} "
+            f"(experiment {experiment})",
+            flush=True,
+        )
         if args.resume:
             # Errored trials stay errored (FailureConfig already retried them); unfinished ones resume.
-            tuner = tune.Tuner.restore(f"{args.storage.rstrip('/')}/{experiment}",
-                                       trainable=trainable_for(args, datasets), resume_unfinished=True)
+            tuner = tune.Tuner.restore(
+                f"{args.storage.rstrip('/')}/{experiment}",
+                trainable=trainable_for(args, datasets),
+                resume_unfinished=True,
+            )
         else:
             tuner = build_tuner(study, args, datasets, experiment)
             experiments.record(args.output, experiment, args.storage, study.name, argv, args.result_flags)
@@ -347,8 +434,11 @@ def _run(study, args, datasets, argv, interrupt):
         ray.shutdown()
     print(summary["text"], flush=True)
     if interrupt.signum:
-        print(f"interrupted by {interrupt.name}: {len(unfinished)} unfinished trial(s) recorded as interrupted; "
-              f"continue with: {Path(sys.argv[0]).name} --output {args.output} --resume {experiment}", flush=True)
+        print(
+            f"interrupted by {interrupt.name}: {len(unfinished)} unfinished trial(s) recorded as interrupted; "
+            f"continue with: {Path(sys.argv[0]).name} --output {args.output} --resume {experiment}",
+            flush=True,
+        )
         return interrupt.exit_status
     return EXIT_TRIAL_ERRORS if summary["errored"] else 0
 
@@ -372,13 +462,20 @@ def reconcile(grid, recorder, interrupted=frozenset()):
         records = frame.to_dict("records") if frame is not None and "epoch" in frame else []
         epochs = {}
         for record in records:  # a retried trial may report an epoch twice: the later one counts
-            row = epoch_row(recorder.experiment_id, recorder.study, trial_id,
-                            {k: v for k, v in record.items() if not (isinstance(v, float) and math.isnan(v))})
+            row = epoch_row(
+                recorder.experiment_id,
+                recorder.study,
+                trial_id,
+                {k: v for k, v in record.items() if not (isinstance(v, float) and math.isnan(v))},
+            )
             epochs[row["epoch"]] = row
         epochs = [epochs[epoch] for epoch in sorted(epochs)]
         epoch_rows += epochs
-        trial_rows.append(recorder.trial_row(trial_id, result.config, result.metrics or {}, error,
-                                             result.checkpoint, epochs, trial_id in interrupted))
+        trial_rows.append(
+            recorder.trial_row(
+                trial_id, result.config, result.metrics or {}, error, result.checkpoint, epochs, trial_id in interrupted
+            )
+        )
     recorder.finish(trials=trial_rows, epochs=epoch_rows)
     lines = [recorder.status_line(), f"results: {recorder.output}/trials.parquet, epochs.parquet"]
     if errored:
@@ -402,10 +499,14 @@ def _fitting_trials(resources, args):
 
 def _describe_size(study, args):
     if study.exhaustive:
-        return (f"{study.num_cells()} trials (every grid cell x {len(study.seeds)} seed(s)), "
-                f"{args.epochs} epochs each, {args.scheduler}, up to {args.max_concurrent} at once")
-    return (f"{args.num_samples} TPE trials of up to {args.epochs} epochs, {args.scheduler}, "
-            f"up to {args.max_concurrent} at once")
+        return (
+            f"{study.num_cells()} trials (every grid cell x {len(study.seeds)} seed(s)), "
+            f"{args.epochs} epochs each, {args.scheduler}, up to {args.max_concurrent} at once"
+        )
+    return (
+        f"{args.num_samples} TPE trials of up to {args.epochs} epochs, {args.scheduler}, "
+        f"up to {args.max_concurrent} at once"
+    )
 
 
 __all__ = ["Study", "run_study", "configure"]

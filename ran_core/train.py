@@ -27,6 +27,7 @@ from ran_core.models import DEFAULT_MASK_POOLS, build_model
 from ran_core.noise import noisy_labels
 from ran_core.results import write_atomic
 
+
 @dataclasses.dataclass
 class TrainResult:
     """What a finished (or stopped) run leaves: per-epoch metrics and the last test confusion."""
@@ -54,8 +55,9 @@ class ColumnAccuracy(keras.metrics.Mean):
         self.column = column
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        hits = keras.ops.equal(keras.ops.cast(y_true[:, self.column], "int32"),
-                               keras.ops.cast(keras.ops.argmax(y_pred, axis=-1), "int32"))
+        hits = keras.ops.equal(
+            keras.ops.cast(y_true[:, self.column], "int32"), keras.ops.cast(keras.ops.argmax(y_pred, axis=-1), "int32")
+        )
         return super().update_state(keras.ops.cast(hits, "float32"), sample_weight)
 
     def get_config(self):
@@ -68,10 +70,16 @@ def build_training_model(config, num_classes, pixel_mean):
     keras.config.set_dtype_policy(config.precision)
     try:
         keras.utils.set_random_seed(config.seed)
-        network = build_model(config.model, num_classes, attention_type=config.attention_type,
-                              learning_mode=config.learning_mode, width=config.width,
-                              bn_momentum=config.bn_momentum, mask_pools=config.mask_pools or DEFAULT_MASK_POOLS,
-                              input_shape=np.shape(pixel_mean))
+        network = build_model(
+            config.model,
+            num_classes,
+            attention_type=config.attention_type,
+            learning_mode=config.learning_mode,
+            width=config.width,
+            bn_momentum=config.bn_momentum,
+            mask_pools=config.mask_pools or DEFAULT_MASK_POOLS,
+            input_shape=np.shape(pixel_mean),
+        )
         images = keras.Input(network.input_shape[1:], dtype="uint8", name="uint8_image")
         preprocess = Preprocess(pixel_mean, augment=config.augment, seed=config.seed, name="preprocess")
         model = keras.Model(images, network(preprocess(images)), name=f"train_{network.name}")
@@ -104,7 +112,7 @@ def compile_for(model, config, steps_per_epoch):
     # Keras uses values[i + 1] once the step exceeds boundaries[i]; the paper divides the rate at
     # iteration f * total, i.e. after f * total steps.
     boundaries = [max(0, int(round(f * total)) - 1) for f in config.lr_drops]
-    values = [config.learning_rate / 10 ** i for i in range(len(boundaries) + 1)]
+    values = [config.learning_rate / 10**i for i in range(len(boundaries) + 1)]
     schedule = keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
     optimizer = SGDWithL2(schedule, momentum=config.momentum, nesterov=True, l2=config.weight_decay)
     metrics = [ColumnAccuracy(0, name="accuracy"), ColumnAccuracy(1, name="clean_accuracy")]
@@ -117,6 +125,7 @@ def default_jit_compile():
     Attention-56 1.85x faster than XLA (84.8 vs 45.8 img/s, batch 64, 2 cores; throughput.py)."""
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
+
         return bool(tf.config.list_physical_devices("GPU"))
     return "auto"
 
@@ -137,8 +146,7 @@ def train(config, *, dataset=None, resume_from=None, checkpoint_dir=None, on_epo
         raise ValueError(f"dataset {data.name!r} passed for config.dataset={config.dataset!r}")
     steps_per_epoch = check_batch_size(config, data)
     noisy = config.noise_ratio > 0
-    labels = (noisy_labels(data.y_train, config.noise_ratio, data.num_classes, config.seed)[0]
-              if noisy else data.y_train)
+    labels = noisy_labels(data.y_train, config.noise_ratio, data.num_classes, config.seed)[0] if noisy else data.y_train
     realised_noise = float(np.mean(labels != data.y_train))
     train_targets = np.stack([labels, data.y_train], axis=1)
 
@@ -155,8 +163,9 @@ def train(config, *, dataset=None, resume_from=None, checkpoint_dir=None, on_epo
     else:
         confusion = np.zeros((data.num_classes, data.num_classes), dtype=np.int64)
     steps_per_execution = choose_steps_per_execution(config.steps_per_execution, steps_per_epoch)
-    engine = make_engine(model, data.x_train, train_targets, data.x_test, data.y_test, data.num_classes,
-                         steps_per_execution)
+    engine = make_engine(
+        model, data.x_train, train_targets, data.x_test, data.y_test, data.num_classes, steps_per_execution
+    )
 
     for epoch in range(start_epoch, config.epochs):
         order = np.random.default_rng([config.seed, epoch]).permutation(len(data.x_train))
@@ -180,8 +189,7 @@ def train(config, *, dataset=None, resume_from=None, checkpoint_dir=None, on_epo
             "realised_noise_ratio": realised_noise,
         }
         history.append(metrics)
-        state = {"epoch": epoch + 1, "history": history, "config": config.to_dict(),
-                 "confusion": confusion.tolist()}
+        state = {"epoch": epoch + 1, "history": history, "config": config.to_dict(), "confusion": confusion.tolist()}
         if checkpoint_dir is not None:
             keep_latest_checkpoint(model, state, Path(checkpoint_dir))
         if verbose:
@@ -195,8 +203,9 @@ def check_batch_size(config, data):
     """Steps per epoch (whole batches); a ValueError when the batch exceeds the training set."""
     steps_per_epoch = len(data.x_train) // config.batch_size
     if steps_per_epoch < 1:
-        raise ValueError(f"batch_size={config.batch_size} exceeds the {len(data.x_train)} training images "
-                         f"of {config.dataset!r}")
+        raise ValueError(
+            f"batch_size={config.batch_size} exceeds the {len(data.x_train)} training images of {config.dataset!r}"
+        )
     return steps_per_epoch
 
 
@@ -206,6 +215,7 @@ def _result_fields(config):
 
 
 # --- checkpoints -------------------------------------------------------------------------------
+
 
 def save_checkpoint(model, state, directory):
     """Writes weights (with optimizer state), the augmentation RNG and `state` into `directory`.
@@ -245,9 +255,13 @@ def keep_latest_checkpoint(model, state, root):
 
 # --- command line ------------------------------------------------------------------------------
 
+
 def _parser():
-    parser = argparse.ArgumentParser(prog="python -m ran_core.train", description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m ran_core.train",
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     for field in dataclasses.fields(TrainConfig):
         flag, text = "--" + field.name.replace("_", "-"), field.metadata["help"]
         if isinstance(field.default, bool):
@@ -282,14 +296,23 @@ def main(argv=None):
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    result = train(config, dataset=data, resume_from=checkpoint_dir if resume else None,
-                   checkpoint_dir=checkpoint_dir, verbose=verbose)
+    result = train(
+        config,
+        dataset=data,
+        resume_from=checkpoint_dir if resume else None,
+        checkpoint_dir=checkpoint_dir,
+        verbose=verbose,
+    )
     final = result.history[-1]
-    print(f"done: {config.model} on {config.dataset}, {result.params:,} parameters, "
-          f"test accuracy {final['test_accuracy']:.4f} after {final['epoch']} epochs")
+    print(
+        f"done: {config.model} on {config.dataset}, {result.params:,} parameters, "
+        f"test accuracy {final['test_accuracy']:.4f} after {final['epoch']} epochs"
+    )
     if json_path:
-        write_atomic(json_path, json.dumps({"config": config.to_dict(), "params": result.params,
-                                            "history": result.history}, indent=1))
+        write_atomic(
+            json_path,
+            json.dumps({"config": config.to_dict(), "params": result.params, "history": result.history}, indent=1),
+        )
     return 0
 
 
@@ -305,15 +328,18 @@ def _check_writable(path, flag, folder):
     try:  # a real write (os.access says yes to root even where writes fail)
         tempfile.TemporaryFile(dir=folder_to_probe).close()
     except OSError as error:
-        raise ValueError(f"{flag}: {str(folder_to_probe)!r} is not writable ({error.strerror}). "
-                         f"Received: {str(path)!r}") from None
+        raise ValueError(
+            f"{flag}: {str(folder_to_probe)!r} is not writable ({error.strerror}). Received: {str(path)!r}"
+        ) from None
 
 
 def _epoch_line(m):
     clean = f" clean_train_acc {m['clean_train_accuracy']:.4f}" if m["clean_train_accuracy"] is not None else ""
-    return (f"epoch {m['epoch']}: train_loss {m['train_loss']:.4f} train_acc {m['train_accuracy']:.4f}{clean} "
-            f"test_loss {m['test_loss']:.4f} test_acc {m['test_accuracy']:.4f} lr {m['learning_rate']:.4g} "
-            f"{m['epoch_time_s']:.1f}s {m['images_per_s']:.0f} img/s")
+    return (
+        f"epoch {m['epoch']}: train_loss {m['train_loss']:.4f} train_acc {m['train_accuracy']:.4f}{clean} "
+        f"test_loss {m['test_loss']:.4f} test_acc {m['test_accuracy']:.4f} lr {m['learning_rate']:.4g} "
+        f"{m['epoch_time_s']:.1f}s {m['images_per_s']:.0f} img/s"
+    )
 
 
 if __name__ == "__main__":

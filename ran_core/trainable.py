@@ -38,8 +38,9 @@ def run_trial(config, datasets=None):
     train_config = TrainConfig.from_dict({k: v for k, v in config.items() if k in TRAIN_FIELDS})
     _maybe_fail(config)
     if datasets is not None and train_config.dataset not in datasets:
-        raise ValueError(f"dataset {train_config.dataset!r} was not shared with the trials "
-                         f"(shared: {sorted(datasets)})")
+        raise ValueError(
+            f"dataset {train_config.dataset!r} was not shared with the trials (shared: {sorted(datasets)})"
+        )
     keras.backend.clear_session()  # a reused worker process keeps nothing of the previous trial
     info = {**runtime_info(), "node_id": ray.get_runtime_context().get_node_id()}
 
@@ -52,10 +53,17 @@ def run_trial(config, datasets=None):
             raise _Diverged
 
     checkpoint = tune.get_checkpoint()
-    with checkpoint.as_directory() if checkpoint else contextlib.nullcontext() as resume_from:
-        with contextlib.suppress(_Diverged):
-            train(train_config, dataset=(datasets or {}).get(train_config.dataset), resume_from=resume_from,
-                  on_epoch_end=report, verbose=0)
+    with (
+        checkpoint.as_directory() if checkpoint else contextlib.nullcontext() as resume_from,
+        contextlib.suppress(_Diverged),
+    ):
+        train(
+            train_config,
+            dataset=(datasets or {}).get(train_config.dataset),
+            resume_from=resume_from,
+            on_epoch_end=report,
+            verbose=0,
+        )
 
 
 def _maybe_fail(config):

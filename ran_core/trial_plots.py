@@ -35,8 +35,7 @@ def plot_learning_curves(results, study: str | None = None, max_trials: int = 20
     by_noise = noise.nunique() > 1
     models = sorted(curves["model"].dropna().unique())
     panels = models if by_noise else [None]
-    fig, axes = new_figure(1, len(panels), figsize=(7.5 if len(panels) == 1 else 4.6 * len(panels), 4.8),
-                           sharey=True)
+    fig, axes = new_figure(1, len(panels), figsize=(7.5 if len(panels) == 1 else 4.6 * len(panels), 4.8), sharey=True)
     title = "Learning curves" + (f": {study}" if study else "")
     if curves.empty:
         mark_gap(axes[0, 0], "no epochs logged")
@@ -45,8 +44,9 @@ def plot_learning_curves(results, study: str | None = None, max_trials: int = 20
         keep = set(last.sort_values().index[:max_trials])
         colors = Colors(models)
         levels = sorted(noise.dropna().unique())
-        shades = {level: colormaps["viridis_r"](0.15 + 0.8 * i / max(1, len(levels) - 1))
-                  for i, level in enumerate(levels)}
+        shades = {
+            level: colormaps["viridis_r"](0.15 + 0.8 * i / max(1, len(levels) - 1)) for i, level in enumerate(levels)
+        }
         for key, g in curves.groupby(["experiment_id", "trial_id"], sort=True):
             if key not in keep:
                 continue

@@ -13,10 +13,17 @@ from ran_core.sweep import run_study
 MODES = ["arl", "nal"]
 
 PRESETS = {
-    "paper": Study("learning_mode", grid={"model": ["attention56", "attention92", "attention128", "attention164"],
-                                          "learning_mode": MODES}, fixed={"dataset": "cifar10"}),
-    "smoke": Study("learning_mode", grid={"model": ["attention56", "attention92"], "learning_mode": MODES},
-                   fixed=SMOKE, seeds=(0, 1)),
+    "paper": Study(
+        "learning_mode",
+        grid={"model": ["attention56", "attention92", "attention128", "attention164"], "learning_mode": MODES},
+        fixed={"dataset": "cifar10"},
+    ),
+    "smoke": Study(
+        "learning_mode",
+        grid={"model": ["attention56", "attention92"], "learning_mode": MODES},
+        fixed=SMOKE,
+        seeds=(0, 1),
+    ),
 }
 
 if __name__ == "__main__":

@@ -15,12 +15,14 @@ from ran_core.sweep import run_study
 NOISE = [0.0, 0.1, 0.3, 0.5, 0.7]
 
 PRESETS = {
-    "paper": Study("noise_robustness", grid={"model": ["attention92", "resnet164"], "noise_ratio": NOISE},
-                   fixed={"dataset": "cifar10"}),
+    "paper": Study(
+        "noise_robustness",
+        grid={"model": ["attention92", "resnet164"], "noise_ratio": NOISE},
+        fixed={"dataset": "cifar10"},
+    ),
     # One seed: ten trials fill the 8-minute budget on two cores; the scorecard's interval then
     # covers test images only (--seeds 2 doubles the run).
-    "smoke": Study("noise_robustness", grid={"model": ["attention56", "resnet56"], "noise_ratio": NOISE},
-                   fixed=SMOKE),
+    "smoke": Study("noise_robustness", grid={"model": ["attention56", "resnet56"], "noise_ratio": NOISE}, fixed=SMOKE),
 }
 
 if __name__ == "__main__":

@@ -11,15 +11,27 @@ import sys
 from ran_core.space import SMOKE, Study
 from ran_core.sweep import run_study
 
-SMOKE_SPACE = {"model": ["attention56", "resnet56"], "attention_type": ["mixed", "channel", "spatial"],
-               "learning_mode": ["arl", "nal"], "learning_rate": (0.01, 0.3), "weight_decay": (1e-5, 1e-3)}
+SMOKE_SPACE = {
+    "model": ["attention56", "resnet56"],
+    "attention_type": ["mixed", "channel", "spatial"],
+    "learning_mode": ["arl", "nal"],
+    "learning_rate": (0.01, 0.3),
+    "weight_decay": (1e-5, 1e-3),
+}
 
 PRESETS = {
-    "paper": Study("search", search={
-        "model": ["attention56", "attention92", "attention128", "attention164", "resnet164"],
-        "attention_type": ["mixed", "channel", "spatial"], "learning_mode": ["arl", "nal"],
-        "learning_rate": (0.02, 0.4), "weight_decay": (1e-5, 1e-3), "batch_size": [64, 128, 256],
-    }, fixed={"dataset": "cifar10"}),
+    "paper": Study(
+        "search",
+        search={
+            "model": ["attention56", "attention92", "attention128", "attention164", "resnet164"],
+            "attention_type": ["mixed", "channel", "spatial"],
+            "learning_mode": ["arl", "nal"],
+            "learning_rate": (0.02, 0.4),
+            "weight_decay": (1e-5, 1e-3),
+            "batch_size": [64, 128, 256],
+        },
+        fixed={"dataset": "cifar10"},
+    ),
     "smoke": Study("search", search=SMOKE_SPACE, fixed={k: v for k, v in SMOKE.items() if k not in SMOKE_SPACE}),
 }
 

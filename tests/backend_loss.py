@@ -29,9 +29,11 @@ def loss_and_gradients(model, images, labels):
     non_trainable = [v.value for v in model.non_trainable_variables]
     if keras.backend.backend() == "jax":
         import jax
+
         loss, grads = jax.value_and_grad(loss_of)(trainable, non_trainable)
     else:
         import tensorflow as tf
+
         with tf.GradientTape() as tape:
             tape.watch(trainable)
             loss = loss_of(trainable, non_trainable)

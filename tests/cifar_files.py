@@ -23,11 +23,22 @@ from pathlib import Path
 import numpy as np
 
 LAYOUT = {
-    "cifar10": dict(folder="cifar-10-batches-py", tarball="cifar-10-python.tar.gz",
-                    train=tuple(f"data_batch_{i}" for i in range(1, 6)), test="test_batch",
-                    meta="batches.meta", num_classes=10),
-    "cifar100": dict(folder="cifar-100-python", tarball="cifar-100-python.tar.gz",
-                     train=("train",), test="test", meta="meta", num_classes=100),
+    "cifar10": dict(
+        folder="cifar-10-batches-py",
+        tarball="cifar-10-python.tar.gz",
+        train=tuple(f"data_batch_{i}" for i in range(1, 6)),
+        test="test_batch",
+        meta="batches.meta",
+        num_classes=10,
+    ),
+    "cifar100": dict(
+        folder="cifar-100-python",
+        tarball="cifar-100-python.tar.gz",
+        train=("train",),
+        test="test",
+        meta="meta",
+        num_classes=100,
+    ),
 }
 
 
@@ -100,8 +111,7 @@ def encode(obj, protocol: int | None = None) -> bytes:
     return py2_pickle(obj) if protocol is None else pickle.dumps(obj, protocol=protocol)
 
 
-def cifar_contents(dataset: str = "cifar10", n_train: int = 50, n_test: int = 20,
-                   seed: int = 0) -> dict[str, dict]:
+def cifar_contents(dataset: str = "cifar10", n_train: int = 50, n_test: int = 20, seed: int = 0) -> dict[str, dict]:
     """{file name: dict with bytes keys} exactly as `write_cifar` writes them (deterministic)."""
     spec = LAYOUT[dataset]
     k = spec["num_classes"]
@@ -125,11 +135,16 @@ def cifar_contents(dataset: str = "cifar10", n_train: int = 50, n_test: int = 20
         files[name] = batch(n, f"training batch {i + 1} of {len(sizes)}".encode())
     files[spec["test"]] = batch(n_test, b"testing batch 1 of 1")
     if dataset == "cifar10":
-        files[spec["meta"]] = {b"num_cases_per_batch": sizes[0], b"num_vis": 3072,
-                               b"label_names": [f"c10_{i}".encode() for i in range(10)]}
+        files[spec["meta"]] = {
+            b"num_cases_per_batch": sizes[0],
+            b"num_vis": 3072,
+            b"label_names": [f"c10_{i}".encode() for i in range(10)],
+        }
     else:
-        files[spec["meta"]] = {b"fine_label_names": [f"fine_{i}".encode() for i in range(100)],
-                               b"coarse_label_names": [f"coarse_{i}".encode() for i in range(20)]}
+        files[spec["meta"]] = {
+            b"fine_label_names": [f"fine_{i}".encode() for i in range(100)],
+            b"coarse_label_names": [f"coarse_{i}".encode() for i in range(20)],
+        }
     return files
 
 
@@ -149,9 +164,17 @@ def expected(dataset: str = "cifar10", n_train: int = 50, n_test: int = 20, seed
     )
 
 
-def write_cifar(root, dataset: str = "cifar10", n_train: int = 50, n_test: int = 20,
-                tarball: bool = False, seed: int = 0, *, protocol: int | None = None,
-                replace: dict | None = None) -> Path:
+def write_cifar(
+    root,
+    dataset: str = "cifar10",
+    n_train: int = 50,
+    n_test: int = 20,
+    tarball: bool = False,
+    seed: int = 0,
+    *,
+    protocol: int | None = None,
+    replace: dict | None = None,
+) -> Path:
     """Write a small official-format copy under `root`; return what to pass as data_dir.
 
     Folder: writes root/<cifar-10-batches-py | cifar-100-python>/ and returns root.
@@ -164,8 +187,11 @@ def write_cifar(root, dataset: str = "cifar10", n_train: int = 50, n_test: int =
     root.mkdir(parents=True, exist_ok=True)
     files = cifar_contents(dataset, n_train, n_test, seed)
     files.update(replace or {})
-    blobs = {name: (content if isinstance(content, bytes) else encode(content, protocol))
-             for name, content in files.items() if content is not None}
+    blobs = {
+        name: (content if isinstance(content, bytes) else encode(content, protocol))
+        for name, content in files.items()
+        if content is not None
+    }
     if dataset == "cifar10":
         blobs["readme.html"] = b"<html>CIFAR-10 python version</html>\n"
     if not tarball:

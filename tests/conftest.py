@@ -20,7 +20,21 @@ def noise_smoke(tmp_path_factory):
     cell, trial and row is still there. Returns (completed process, results root holding noise_robustness/)."""
     tmp = tmp_path_factory.mktemp("noise_smoke")
     root = tmp / "results"
-    run = subprocess.run([sys.executable, str(ROOT / "sweeps" / "noise_robustness.py"), "--no-dashboard", *SMOKE_FLAGS,
-                          "--output", str(root / "noise_robustness"), "--storage", str(tmp / "storage")],
-                         cwd=tmp, env=dict(os.environ), capture_output=True, text=True, timeout=1200)
+    run = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "sweeps" / "noise_robustness.py"),
+            "--no-dashboard",
+            *SMOKE_FLAGS,
+            "--output",
+            str(root / "noise_robustness"),
+            "--storage",
+            str(tmp / "storage"),
+        ],
+        cwd=tmp,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     return run, root

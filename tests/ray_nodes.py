@@ -70,10 +70,7 @@ def _ray_executable() -> str:
         return str(candidate)
     found = shutil.which("ray")
     if found is None:
-        raise RuntimeError(
-            f"No `ray` executable next to {sys.executable} or on PATH; "
-            "install ray[default]."
-        )
+        raise RuntimeError(f"No `ray` executable next to {sys.executable} or on PATH; install ray[default].")
     return found
 
 
@@ -116,9 +113,7 @@ class LocalRayCluster:
     ):
         self.num_cpus_head = num_cpus_head
         self.num_cpus_worker = num_cpus_worker
-        self.worker_resources = (
-            {"worker_node": 1} if worker_resources is None else dict(worker_resources)
-        )
+        self.worker_resources = {"worker_node": 1} if worker_resources is None else dict(worker_resources)
         self.head_resources = dict(head_resources or {})
         self.object_store_memory = object_store_memory
         self.health_check_period_ms = health_check_period_ms
@@ -222,9 +217,7 @@ class LocalRayCluster:
                 "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0",
                 "RAY_health_check_period_ms": str(self.health_check_period_ms),
                 "RAY_health_check_timeout_ms": str(self.health_check_period_ms),
-                "RAY_health_check_failure_threshold": str(
-                    self.health_check_failure_threshold
-                ),
+                "RAY_health_check_failure_threshold": str(self.health_check_failure_threshold),
                 "RAY_USAGE_STATS_ENABLED": "0",
             }
         )
@@ -255,10 +248,7 @@ class LocalRayCluster:
                     f"{self._procs[role].returncode}:\n{self.log_tail(role)}"
                 )
             time.sleep(0.2)
-        raise TimeoutError(
-            f"The {role} node did not start within {self.start_timeout_s} s:\n"
-            f"{self.log_tail(role)}"
-        )
+        raise TimeoutError(f"The {role} node did not start within {self.start_timeout_s} s:\n{self.log_tail(role)}")
 
     def _read_address(self) -> str:
         # `ray start` writes the GCS address it bound (Ray replaces 127.0.0.1
@@ -402,9 +392,7 @@ class LocalRayCluster:
     def driver_command(self, code: str) -> list[str]:
         return [sys.executable, "-c", code]
 
-    def run_driver(
-        self, code: str, timeout: float = 120, check: bool = True
-    ) -> subprocess.CompletedProcess:
+    def run_driver(self, code: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
         """Run ``python -c code`` against the cluster (``self.env``)."""
         result = subprocess.run(
             self.driver_command(code),

@@ -36,9 +36,15 @@ ALL_STUDIES = STUDY_NAMES
 DEFAULT_STUDIES = ("noise_robustness", "depth", "learning_mode", "search")
 
 _CLASSES = {"cifar10": 10, "cifar100": 100, "digits": 10, "synthetic": 10}
-_PARAMS = {"attention56": 850_000, "attention92": 1_900_000, "attention128": 2_800_000,
-           "attention164": 3_700_000, "attention236": 5_100_000, "resnet56": 590_000,
-           "resnet164": 1_700_000}
+_PARAMS = {
+    "attention56": 850_000,
+    "attention92": 1_900_000,
+    "attention128": 2_800_000,
+    "attention164": 3_700_000,
+    "attention236": 5_100_000,
+    "resnet56": 590_000,
+    "resnet164": 1_700_000,
+}
 
 
 def _confusion(error: float, k: int, rng: np.random.Generator, per_class: int = 20) -> list[int]:
@@ -59,10 +65,26 @@ class _Study:
         self.epochs: list[dict] = []
         self.rng = np.random.default_rng(zlib.crc32(study.encode()))
 
-    def add(self, *, model, dataset="cifar10", attention_type="mixed", learning_mode="arl",
-            noise_ratio=0.0, seed=0, error=0.1, status="completed", epochs=4, epochs_run=None,
-            width=1.0, learning_rate=0.1, weight_decay=1e-4, batch_size=64, log_epochs=True,
-            error_message="RuntimeError: CUDA out of memory"):
+    def add(
+        self,
+        *,
+        model,
+        dataset="cifar10",
+        attention_type="mixed",
+        learning_mode="arl",
+        noise_ratio=0.0,
+        seed=0,
+        error=0.1,
+        status="completed",
+        epochs=4,
+        epochs_run=None,
+        width=1.0,
+        learning_rate=0.1,
+        weight_decay=1e-4,
+        batch_size=64,
+        log_epochs=True,
+        error_message="RuntimeError: CUDA out of memory",
+    ):
         if model.startswith("resnet"):
             attention_type = learning_mode = None
         trial_id = f"{self.study[:4]}_{len(self.trials):05d}"
@@ -70,48 +92,97 @@ class _Study:
         if epochs_run is None:
             epochs_run = epochs if status == "completed" else (1 if status == "errored" else max(1, epochs // 3))
         # A curve that ends at ``error`` after the full budget; pruned trials stop higher.
-        curve = [error + (0.6 - error) * np.exp(-1.2 * (e - 1)) * (e < epochs) + 0.02 * (epochs - e) / epochs
-                 for e in range(1, epochs_run + 1)]
+        curve = [
+            error + (0.6 - error) * np.exp(-1.2 * (e - 1)) * (e < epochs) + 0.02 * (epochs - e) / epochs
+            for e in range(1, epochs_run + 1)
+        ]
         final = float(curve[-1]) if status != "errored" else None
         noisy = noise_ratio > 0
-        self.trials.append({
-            "experiment_id": self.experiment_id, "study": self.study, "trial_id": trial_id,
-            "status": status, "error": error_message if status == "errored" else None,
-            "model": model, "attention_type": attention_type, "learning_mode": learning_mode,
-            "noise_ratio": float(noise_ratio), "dataset": dataset, "width": float(width),
-            "learning_rate": float(learning_rate), "weight_decay": float(weight_decay),
-            "batch_size": batch_size, "epochs": epochs, "precision": "float32", "seed": seed,
-            "momentum": 0.9, "lr_drops": [0.4, 0.6], "bn_momentum": 0.9, "augment": True, "steps_per_execution": 1,
-            "data_dir": None, "node_id": "fixture-node-id",
-            "num_classes": k, "params": int(_PARAMS.get(model, 1_000_000) * width ** 2),
-            "epochs_run": epochs_run if status != "errored" else 0,
-            "final_test_error": final, "best_test_error": None if final is None else float(min(curve)),
-            "final_test_accuracy": None if final is None else 1 - final,
-            "final_train_accuracy": None if final is None else 0.99 - 0.8 * noise_ratio,
-            "final_clean_train_accuracy": (0.97 if final is not None else None) if noisy else None,
-            "test_confusion": None if final is None else _confusion(final, k, self.rng),
-            "wall_time_s": 12.5 * epochs_run, "images_per_s": 850.0 + seed,
-            "node": "fixture-node", "accelerator": "cpu", "backend": "tensorflow",
-            "keras_version": "3.15.1", "backend_version": "2.21.0", "ray_version": "2.60.0",
-            "optuna_version": "5.0.0", "python_version": "3.11.7",
-        })
+        self.trials.append(
+            {
+                "experiment_id": self.experiment_id,
+                "study": self.study,
+                "trial_id": trial_id,
+                "status": status,
+                "error": error_message if status == "errored" else None,
+                "model": model,
+                "attention_type": attention_type,
+                "learning_mode": learning_mode,
+                "noise_ratio": float(noise_ratio),
+                "dataset": dataset,
+                "width": float(width),
+                "learning_rate": float(learning_rate),
+                "weight_decay": float(weight_decay),
+                "batch_size": batch_size,
+                "epochs": epochs,
+                "precision": "float32",
+                "seed": seed,
+                "momentum": 0.9,
+                "lr_drops": [0.4, 0.6],
+                "bn_momentum": 0.9,
+                "augment": True,
+                "steps_per_execution": 1,
+                "data_dir": None,
+                "node_id": "fixture-node-id",
+                "num_classes": k,
+                "params": int(_PARAMS.get(model, 1_000_000) * width**2),
+                "epochs_run": epochs_run if status != "errored" else 0,
+                "final_test_error": final,
+                "best_test_error": None if final is None else float(min(curve)),
+                "final_test_accuracy": None if final is None else 1 - final,
+                "final_train_accuracy": None if final is None else 0.99 - 0.8 * noise_ratio,
+                "final_clean_train_accuracy": (0.97 if final is not None else None) if noisy else None,
+                "test_confusion": None if final is None else _confusion(final, k, self.rng),
+                "wall_time_s": 12.5 * epochs_run,
+                "images_per_s": 850.0 + seed,
+                "node": "fixture-node",
+                "accelerator": "cpu",
+                "backend": "tensorflow",
+                "keras_version": "3.15.1",
+                "backend_version": "2.21.0",
+                "ray_version": "2.60.0",
+                "optuna_version": "5.0.0",
+                "python_version": "3.11.7",
+            }
+        )
         if log_epochs and status != "errored":
             for e, err in enumerate(curve, start=1):
-                self.epochs.append({
-                    "experiment_id": self.experiment_id, "study": self.study, "trial_id": trial_id,
-                    "epoch": e, "train_loss": 2.0 / e, "train_accuracy": 1 - err - 0.02,
-                    "clean_train_accuracy": (1 - err) if noisy else None, "test_loss": 1.5 / e,
-                    "test_accuracy": 1 - err, "test_error": float(err),
-                    "learning_rate": learning_rate, "epoch_time_s": 12.5, "images_per_s": 850.0,
-                    "node_id": "fixture-node-id",
-                })
+                self.epochs.append(
+                    {
+                        "experiment_id": self.experiment_id,
+                        "study": self.study,
+                        "trial_id": trial_id,
+                        "epoch": e,
+                        "train_loss": 2.0 / e,
+                        "train_accuracy": 1 - err - 0.02,
+                        "clean_train_accuracy": (1 - err) if noisy else None,
+                        "test_loss": 1.5 / e,
+                        "test_accuracy": 1 - err,
+                        "test_error": float(err),
+                        "learning_rate": learning_rate,
+                        "epoch_time_s": 12.5,
+                        "images_per_s": 850.0,
+                        "node_id": "fixture-node-id",
+                    }
+                )
         elif log_epochs and status == "errored":  # crashed during epoch 2: one epoch logged
-            self.epochs.append({
-                "experiment_id": self.experiment_id, "study": self.study, "trial_id": trial_id,
-                "epoch": 1, "train_loss": 2.0, "train_accuracy": 0.3, "clean_train_accuracy": None,
-                "test_loss": 1.9, "test_accuracy": 0.35, "test_error": 0.65,
-                "learning_rate": learning_rate, "epoch_time_s": 12.5, "images_per_s": 850.0,
-            })
+            self.epochs.append(
+                {
+                    "experiment_id": self.experiment_id,
+                    "study": self.study,
+                    "trial_id": trial_id,
+                    "epoch": 1,
+                    "train_loss": 2.0,
+                    "train_accuracy": 0.3,
+                    "clean_train_accuracy": None,
+                    "test_loss": 1.9,
+                    "test_accuracy": 0.35,
+                    "test_error": 0.65,
+                    "learning_rate": learning_rate,
+                    "epoch_time_s": 12.5,
+                    "images_per_s": 850.0,
+                }
+            )
         return trial_id
 
     def write(self, root: Path, epochs: bool = True):
@@ -139,8 +210,14 @@ def _noise(root):
     s.add(model="attention92", noise_ratio=0.5, seed=2, error=0.1, status="errored")
     for model in ("attention56", "resnet56"):
         for noise in (0.0, 0.5):
-            s.add(model=model, dataset="digits", noise_ratio=noise, width=0.25, epochs=3,
-                  error=0.05 + 0.3 * noise * (1.5 if model == "resnet56" else 1.0))
+            s.add(
+                model=model,
+                dataset="digits",
+                noise_ratio=noise,
+                width=0.25,
+                epochs=3,
+                error=0.05 + 0.3 * noise * (1.5 if model == "resnet56" else 1.0),
+            )
     s.write(root)
 
 
@@ -149,8 +226,13 @@ def _depth(root):
     for dataset, base in (("cifar10", 0.06), ("cifar100", 0.25)):
         for model, gain in (("attention56", 0.0), ("attention92", -0.005)):
             s.add(model=model, dataset=dataset, error=base + gain, epochs=3)
-    s.add(model="attention236", dataset="cifar10", status="errored", epochs=3,
-          error_message="ResourceExhaustedError: OOM when allocating tensor")
+    s.add(
+        model="attention236",
+        dataset="cifar10",
+        status="errored",
+        epochs=3,
+        error_message="ResourceExhaustedError: OOM when allocating tensor",
+    )
     s.write(root)
 
 
@@ -167,28 +249,60 @@ def _learning_mode(root):
     for mode in ("arl", "nal"):
         for model in ("attention56", "attention92"):
             for seed in (0, 1):
-                s.add(model=model, dataset="digits", learning_mode=mode, seed=seed, width=0.25, epochs=3,
-                      error=0.05 + (0.02 if mode == "nal" else 0.0) + 0.002 * seed)
+                s.add(
+                    model=model,
+                    dataset="digits",
+                    learning_mode=mode,
+                    seed=seed,
+                    width=0.25,
+                    epochs=3,
+                    error=0.05 + (0.02 if mode == "nal" else 0.0) + 0.002 * seed,
+                )
     s.write(root, epochs=False)  # partial folder: epochs.parquet missing
 
 
 def _search(root):
     s = _Study("search", "search_fixture")
-    models = ["attention56", "resnet56", "attention92", "attention56", "resnet56",
-              "attention56", "attention92", "attention56", "attention92"]
+    models = [
+        "attention56",
+        "resnet56",
+        "attention92",
+        "attention56",
+        "resnet56",
+        "attention56",
+        "attention92",
+        "attention56",
+        "attention92",
+    ]
     stops = [1, 1, 1, 1, 1, 3, 3, 9, 9]
     for i, (model, stop) in enumerate(zip(models, stops)):
-        s.add(model=model, dataset="digits", epochs=9, epochs_run=stop, seed=i,
-              status="completed" if stop == 9 else "pruned", error=0.04 + 0.01 * i,
-              learning_rate=10 ** (-1 - 0.2 * i), weight_decay=1e-4 * (1 + i), batch_size=64 * (1 + i % 2),
-              attention_type=["mixed", "channel", "spatial"][i % 3], learning_mode=["arl", "nal"][i % 2],
-              noise_ratio=[0.0, 0.1][i % 2], width=0.25)
+        s.add(
+            model=model,
+            dataset="digits",
+            epochs=9,
+            epochs_run=stop,
+            seed=i,
+            status="completed" if stop == 9 else "pruned",
+            error=0.04 + 0.01 * i,
+            learning_rate=10 ** (-1 - 0.2 * i),
+            weight_decay=1e-4 * (1 + i),
+            batch_size=64 * (1 + i % 2),
+            attention_type=["mixed", "channel", "spatial"][i % 3],
+            learning_mode=["arl", "nal"][i % 2],
+            noise_ratio=[0.0, 0.1][i % 2],
+            width=0.25,
+        )
     s.add(model="attention92", dataset="digits", epochs=9, seed=99, status="errored", width=0.25)
     s.write(root)
 
 
-_WRITERS = {"noise_robustness": _noise, "depth": _depth, "attention_types": _attention_types,
-            "learning_mode": _learning_mode, "search": _search}
+_WRITERS = {
+    "noise_robustness": _noise,
+    "depth": _depth,
+    "attention_types": _attention_types,
+    "learning_mode": _learning_mode,
+    "search": _search,
+}
 
 
 def write_fixture_results(root, studies=DEFAULT_STUDIES) -> Path:

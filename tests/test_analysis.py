@@ -43,10 +43,12 @@ def _texts(fig) -> str:
 
 def _open_pyplot_figures() -> int:
     from matplotlib import _pylab_helpers
+
     return _pylab_helpers.Gcf.get_num_fig_managers()
 
 
 # --------------------------------------------------------------------------- paper
+
 
 def test_paper_values_are_fractions_with_documented_columns():
     df = paper.paper_table()
@@ -83,6 +85,7 @@ def test_reference_for_is_unique_per_setting_and_rejects_unknown_tables():
 
 
 # --------------------------------------------------------------------------- loading
+
 
 def test_load_root_finds_studies_and_keeps_documented_columns(res):
     assert res.studies == list(ALL_STUDIES)
@@ -130,9 +133,19 @@ def test_older_file_with_fewer_columns_is_filled_in(tmp_path):
 
     d = tmp_path / "depth"
     d.mkdir()
-    pq.write_table(pa.table({"experiment_id": ["e"], "trial_id": ["t1"], "status": ["completed"],
-                             "model": ["attention56"], "dataset": ["cifar10"], "final_test_error": [0.06]}),
-                   d / "trials.parquet")
+    pq.write_table(
+        pa.table(
+            {
+                "experiment_id": ["e"],
+                "trial_id": ["t1"],
+                "status": ["completed"],
+                "model": ["attention56"],
+                "dataset": ["cifar10"],
+                "final_test_error": [0.06],
+            }
+        ),
+        d / "trials.parquet",
+    )
     res = analysis.load_results(tmp_path)
     assert res.studies == ["depth"]  # study filled in from the folder name
     assert set(analysis.TRIAL_COLUMNS) <= set(res.trials.columns)
@@ -144,8 +157,14 @@ def test_older_file_with_fewer_columns_is_filled_in(tmp_path):
 
 def _full_row(schema, **values):
     """A row with a non-null value in every column of `schema`."""
-    sample = {"string": "x", "float64": 0.25, "int64": 3, "bool": True, "list<float64>": [0.4, 0.6],
-              "list<int64>": [1, 0, 0, 1]}
+    sample = {
+        "string": "x",
+        "float64": 0.25,
+        "int64": 3,
+        "bool": True,
+        "list<float64>": [0.4, 0.6],
+        "list<int64>": [1, 0, 0, 1],
+    }
     return {name: values.get(name, sample[kind]) for name, kind in column_types(schema).items()}
 
 
@@ -193,6 +212,7 @@ def test_results_readme_documents_exactly_the_schema():
 
 def test_trials_without_epochs_file_and_epochs_without_trials(tmp_path, root):
     import shutil
+
     shutil.copy(root / "search" / "epochs.parquet", tmp_path / "epochs.parquet")
     only_epochs = analysis.load_results(tmp_path)
     assert only_epochs.trials.empty and only_epochs.studies == ["search"]
@@ -206,13 +226,18 @@ def test_trials_without_epochs_file_and_epochs_without_trials(tmp_path, root):
 
 # --------------------------------------------------------------------------- aggregation
 
+
 def test_aggregate_over_seeds_uses_completed_trials_only(res):
     cells = analysis.aggregate(res.study("noise_robustness"))
     c = cells[(cells["model"] == "resnet164") & (cells["noise_ratio"] == 0.7)].iloc[0]
     assert (c["n_trials"], c["n_completed"], c["n_pruned"], c["n_errored"]) == (3, 2, 1, 0)
     assert c["seeds"] == "0,1"
-    done = res.trials[(res.trials["study"] == "noise_robustness") & (res.trials["model"] == "resnet164")
-                      & (res.trials["noise_ratio"] == 0.7) & (res.trials["status"] == "completed")]
+    done = res.trials[
+        (res.trials["study"] == "noise_robustness")
+        & (res.trials["model"] == "resnet164")
+        & (res.trials["noise_ratio"] == 0.7)
+        & (res.trials["status"] == "completed")
+    ]
     errs = done["final_test_error"].to_numpy()
     assert c["mean_test_error"] == pytest.approx(errs.mean())
     assert c["std_test_error"] == pytest.approx(errs.std(ddof=1))
@@ -245,6 +270,7 @@ def test_status_counts_and_errored_list(res):
 
 # --------------------------------------------------------------------------- paper join
 
+
 def test_join_matches_paper_settings_and_leaves_others_empty(res):
     cells = analysis.cell_table(res, "noise_robustness")
     att = cells[(cells["model"] == "attention92") & (cells["noise_ratio"] == 0.1)].iloc[0]
@@ -268,13 +294,24 @@ def test_join_per_study_tables(res):
     assert a92["paper_test_error"] == pytest.approx(0.2171) and a92["paper_params_m"] == 1.9
     a56 = depth[(depth["model"] == "attention56") & (depth["dataset"] == "cifar10")].iloc[0]
     assert a56["paper_table"] == 3 and a56["paper_test_error"] == pytest.approx(0.0552)
-    nal = pd.DataFrame([{"study": "learning_mode", "model": "attention164", "dataset": "cifar10",
-                         "attention_type": "mixed", "learning_mode": "nal", "noise_ratio": 0.0,
-                         "mean_test_error": 0.07}])
+    nal = pd.DataFrame(
+        [
+            {
+                "study": "learning_mode",
+                "model": "attention164",
+                "dataset": "cifar10",
+                "attention_type": "mixed",
+                "learning_mode": "nal",
+                "noise_ratio": 0.0,
+                "mean_test_error": 0.07,
+            }
+        ]
+    )
     assert analysis.join_paper(nal)["paper_test_error"].iloc[0] == pytest.approx(0.0718)
 
 
 # --------------------------------------------------------------------------- ASHA / curves / confusion
+
 
 def test_asha_rungs_are_inferred_from_pruned_stops(res):
     table = analysis.asha_table(res, "search")
@@ -390,13 +427,21 @@ def test_pruned_curves_are_dashed(res):
 
 # --------------------------------------------------------------------------- report
 
+
 def test_report_writes_pngs_and_markdown(partial_root, tmp_path):
     out = tmp_path / "report"
     assert report.main([str(partial_root), "--out", str(out)]) == 0
     md = (out / "report.md").read_text()
     pngs = {p.name for p in out.glob("*.png")}
-    assert {"overview_status.png", "noise_robustness.png", "depth.png", "depth_params.png",
-            "learning_mode.png", "search_asha.png", "search_curves.png"} <= pngs
+    assert {
+        "overview_status.png",
+        "noise_robustness.png",
+        "depth.png",
+        "depth_params.png",
+        "learning_mode.png",
+        "search_asha.png",
+        "search_curves.png",
+    } <= pngs
     assert "attention_types.png" not in pngs and "learning_mode_curves.png" not in pngs
     for name in pngs:
         assert f"({name})" in md
@@ -416,8 +461,9 @@ def test_report_default_out_and_single_study(partial_root):
 
 
 def test_report_cli_fails_clearly_on_missing_or_empty_dir(tmp_path):
-    missing = subprocess.run([sys.executable, "-m", "ran_core.report", str(tmp_path / "nope")],
-                             capture_output=True, text=True, cwd=REPO)
+    missing = subprocess.run(
+        [sys.executable, "-m", "ran_core.report", str(tmp_path / "nope")], capture_output=True, text=True, cwd=REPO
+    )
     assert missing.returncode != 0 and "does not exist" in missing.stderr
     (tmp_path / "empty" / "depth").mkdir(parents=True)
     assert report.main([str(tmp_path / "empty")]) != 0
@@ -426,19 +472,33 @@ def test_report_cli_fails_clearly_on_missing_or_empty_dir(tmp_path):
 
 # --------------------------------------------------------------------------- one source per fact
 
+
 def _code_strings(path):
     """String constants of a module's code (docstrings left out) and those compared with a name `study`."""
     import ast
 
     tree = ast.parse(path.read_text())
-    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
-                  if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef)) and node.body
-                  and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
-    strings = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
-               and id(n) not in docstrings}
-    compared = {c.value for n in ast.walk(tree) if isinstance(n, ast.Compare)
-                and any(isinstance(x, ast.Name) and x.id == "study" for x in [n.left, *n.comparators])
-                for c in [n.left, *n.comparators] if isinstance(c, ast.Constant) and isinstance(c.value, str)}
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef))
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    strings = {
+        n.value
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docstrings
+    }
+    compared = {
+        c.value
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Compare)
+        and any(isinstance(x, ast.Name) and x.id == "study" for x in [n.left, *n.comparators])
+        for c in [n.left, *n.comparators]
+        if isinstance(c, ast.Constant) and isinstance(c.value, str)
+    }
     return strings, compared
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import keras
 import numpy as np
-
 from backend_loss import NETWORK, loss_and_gradients
+
 from ran_core.models import build_model
 
 WRONG_BY = 60.0  # the confidently wrong example: its true class's logit this far below the winner
@@ -32,8 +32,19 @@ def test_tensorflow_and_jax_agree_on_a_confidently_wrong_example(tmp_path):
     loss, grads = loss_and_gradients(model, images, labels)
     path = os.pathsep.join(filter(None, [str(Path(__file__).parent), os.environ.get("PYTHONPATH")]))
     env = {**os.environ, "KERAS_BACKEND": other, "PYTHONPATH": path}
-    subprocess.run([sys.executable, str(Path(__file__).parent / "backend_loss.py"), str(weights), str(batch),
-                    str(tmp_path / "other.npz")], env=env, check=True, capture_output=True, timeout=600)
+    subprocess.run(
+        [
+            sys.executable,
+            str(Path(__file__).parent / "backend_loss.py"),
+            str(weights),
+            str(batch),
+            str(tmp_path / "other.npz"),
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     theirs = np.load(tmp_path / "other.npz")
     assert str(theirs["backend"]) == other
 

@@ -61,8 +61,12 @@ CASES = [
     ("noise_robustness", [], "trials.parquet' is not a readable Parquet file", "truncated_trials"),
     ("noise_robustness", [], "epochs.parquet' is not a readable Parquet file", "truncated_epochs"),
     ("noise_robustness", [], "optuna.db' is not a readable Optuna database", "corrupt_optuna"),
-    ("noise_robustness", ["--resume", "--width", "0.5", "--epochs", "5"],
-     "--epochs 5 (recorded: 4), --width 0.5 (recorded: 0.25)", "recorded_experiment"),
+    (
+        "noise_robustness",
+        ["--resume", "--width", "0.5", "--epochs", "5"],
+        "--epochs 5 (recorded: 4), --width 0.5 (recorded: 0.25)",
+        "recorded_experiment",
+    ),
     ("depth", ["--dataset", "cifar100", "--data-dir", "/no/such/dir"], "does not exist"),
     ("depth", ["--preset", "paper", "--dataset", "cifar10", "--data-dir", "{tmp}"], "CIFAR-10 copy at"),
     ("depth", ["--epochs", "2000"], "epochs must be an integer in [1, 1000]"),
@@ -94,22 +98,41 @@ def _setup(kind, out):
         (out / "optuna.db").write_bytes(b"this is not an sqlite database" * 10)
     elif kind == "recorded_experiment":
         from ran_core.experiments import record
-        record(out, "noise_robustness-smoke-old", str(out.parent / "storage"), "noise_robustness", [],
-               {"preset": "smoke", "dataset": None, "data_dir": None, "num_samples": 10, "seeds": 1, "epochs": 4,
-                "width": 0.25, "scheduler": "fifo", "grace_period": None, "reduction_factor": 3,
-                "backend": "tensorflow"})
+
+        record(
+            out,
+            "noise_robustness-smoke-old",
+            str(out.parent / "storage"),
+            "noise_robustness",
+            [],
+            {
+                "preset": "smoke",
+                "dataset": None,
+                "data_dir": None,
+                "num_samples": 10,
+                "seeds": 1,
+                "epochs": 4,
+                "width": 0.25,
+                "scheduler": "fifo",
+                "grace_period": None,
+                "reduction_factor": 3,
+                "backend": "tensorflow",
+            },
+        )
 
 
 def _snapshot(folder):
     if not folder.exists():
         return None
-    return {str(p.relative_to(folder)): (p.stat().st_mtime_ns, p.read_bytes()) for p in folder.rglob("*")
-            if p.is_file()}
+    return {
+        str(p.relative_to(folder)): (p.stat().st_mtime_ns, p.read_bytes()) for p in folder.rglob("*") if p.is_file()
+    }
 
 
 def run_table(root):
     """Runs every row in this process; returns one dict per row (status, stderr, what changed)."""
     from ran_core.sweep import run_study
+
     scratch, afile = root / "scratch", root / "a_file"
     scratch.mkdir()
     afile.write_text("not a folder")
@@ -123,8 +146,15 @@ def run_table(root):
         stderr = io.StringIO()
         with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
             status = run_study(_presets(script), ["--output", str(out), "--storage", str(storage), *flags])
-        outcomes.append({"status": status, "stderr": stderr.getvalue(), "output_unchanged": _snapshot(out) == before,
-                         "storage_absent": not storage.exists(), "ray_imported": "ray" in sys.modules})
+        outcomes.append(
+            {
+                "status": status,
+                "stderr": stderr.getvalue(),
+                "output_unchanged": _snapshot(out) == before,
+                "storage_absent": not storage.exists(),
+                "ray_imported": "ray" in sys.modules,
+            }
+        )
     return outcomes
 
 
@@ -138,8 +168,14 @@ def _presets(script):
 @pytest.fixture(scope="module")
 def outcomes(tmp_path_factory):
     root = tmp_path_factory.mktemp("bad_flags")
-    run = subprocess.run([sys.executable, __file__, str(root)], capture_output=True, text=True, timeout=600,
-                         env={**os.environ, "RAN_STORAGE": str(root / "default_storage")}, cwd=root)
+    run = subprocess.run(
+        [sys.executable, __file__, str(root)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "RAN_STORAGE": str(root / "default_storage")},
+        cwd=root,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     return json.loads(run.stdout.strip().splitlines()[-1])
 
@@ -164,17 +200,32 @@ def test_bad_input_exits_2_with_one_line_before_ray_writing_nothing(outcomes, in
 TF_LOG = re.compile(r"^(WARNING: All log messages before absl::InitializeLog\(\)|[IWE]\d{4} \d\d:\d\d:\d\d)")
 
 
-@pytest.mark.parametrize("script,flags,message", [
-    ("noise_robustness", ["--width", GB], "Received: width=1000000000.0"),
-    ("depth", ["--epochs", "100000000"], "Received: epochs=100000000"),
-    ("attention_types", ["--cpus-per-trial", "64"], "--cpus-per-trial 64 but this machine has"),
-    ("learning_mode", ["--storage", "nosuch://bucket"], "is not supported"),
-    ("search", ["--dataset", "cifar10", "--data-dir", "/no/such/dir"], "does not exist"),
-])
+@pytest.mark.parametrize(
+    "script,flags,message",
+    [
+        ("noise_robustness", ["--width", GB], "Received: width=1000000000.0"),
+        ("depth", ["--epochs", "100000000"], "Received: epochs=100000000"),
+        ("attention_types", ["--cpus-per-trial", "64"], "--cpus-per-trial 64 but this machine has"),
+        ("learning_mode", ["--storage", "nosuch://bucket"], "is not supported"),
+        ("search", ["--dataset", "cifar10", "--data-dir", "/no/such/dir"], "does not exist"),
+    ],
+)
 def test_study_scripts_answer_bad_flags_with_one_line_and_status_2(script, flags, message, tmp_path):
-    run = subprocess.run([sys.executable, str(ROOT / "sweeps" / f"{script}.py"), "--output", str(tmp_path / "out"),
-                          "--storage", str(tmp_path / "storage"), *flags], capture_output=True, text=True,
-                         timeout=300, cwd=tmp_path)
+    run = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "sweeps" / f"{script}.py"),
+            "--output",
+            str(tmp_path / "out"),
+            "--storage",
+            str(tmp_path / "storage"),
+            *flags,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
     lines = [line for line in run.stderr.splitlines() if not TF_LOG.match(line)]
     assert run.returncode == 2 and len(lines) == 1 and message in lines[0], run.stderr
     assert not (tmp_path / "out").exists() and not (tmp_path / "storage").exists()

@@ -122,11 +122,7 @@ def dashboard_problems(config: dict) -> list[str]:
     for cmd in head:
         if "--dashboard-host=127.0.0.1" not in cmd.split():
             problems.append(f"head start without --dashboard-host=127.0.0.1: {cmd}")
-    commands = [
-        c
-        for key in ("head_start_ray_commands", "worker_start_ray_commands")
-        for c in config.get(key, [])
-    ]
+    commands = [c for key in ("head_start_ray_commands", "worker_start_ray_commands") for c in config.get(key, [])]
     for cmd in commands:
         if "0.0.0.0" in cmd or "--dashboard-host=localhost" in cmd:
             problems.append(f"dashboard or port bound beyond loopback: {cmd}")
@@ -206,9 +202,7 @@ def install_problems(config: dict) -> list[str]:
     for key, wanted in (("head_setup_commands", None), ("worker_setup_commands", "jax-cuda")):
         found = []
         for cmd in prepared[key]:
-            found += re.findall(
-                rf"pip install -e \"?{re.escape(remote)}\[([\w,-]+)\]\"?", cmd
-            )
+            found += re.findall(rf"pip install -e \"?{re.escape(remote)}\[([\w,-]+)\]\"?", cmd)
         if not found:
             problems.append(f"{key} do not `pip install -e {remote}[...]`")
         for group in found:
@@ -404,9 +398,7 @@ def test_promise_checks_catch_violations():
     text = (REPO / "cluster.yaml").read_text()
 
     broken = copy.deepcopy(base)
-    broken["head_start_ray_commands"] = [
-        c.replace("127.0.0.1", "0.0.0.0") for c in broken["head_start_ray_commands"]
-    ]
+    broken["head_start_ray_commands"] = [c.replace("127.0.0.1", "0.0.0.0") for c in broken["head_start_ray_commands"]]
     assert dashboard_problems(broken)
 
     broken = copy.deepcopy(base)

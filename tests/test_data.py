@@ -5,16 +5,16 @@ import types
 
 import numpy as np
 import pytest
-from cifar_files import LAYOUT, cifar_contents, encode, expected, truncate, write_cifar
 
 from ran_core.data import DATASETS, Dataset, DatasetError, load_dataset
+
+from cifar_files import LAYOUT, cifar_contents, encode, expected, truncate, write_cifar
 
 
 def _check_pixels(x, rows):
     """x[i, h, w, c] must equal rows[i, c*1024 + h*32 + w]: R plane, G plane, B plane, row-major."""
     assert x.shape == (len(rows), 32, 32, 3) and x.dtype == np.uint8
-    i, h, w, c = np.meshgrid(np.arange(len(rows)), np.arange(32), np.arange(32), np.arange(3),
-                             indexing="ij")
+    i, h, w, c = np.meshgrid(np.arange(len(rows)), np.arange(32), np.arange(32), np.arange(3), indexing="ij")
     np.testing.assert_array_equal(x[i, h, w, c], rows[i, c * 1024 + h * 32 + w])
 
 
@@ -33,8 +33,9 @@ def _check_roundtrip(ds, dataset, n_train=50, n_test=20):
 @pytest.mark.parametrize("form", ["parent", "folder", "tarball", "tarball_parent"])
 def test_cifar_roundtrip(tmp_path, dataset, form):
     out = write_cifar(tmp_path, dataset, tarball=form.startswith("tarball"))
-    data_dir = {"parent": out, "folder": out / LAYOUT[dataset]["folder"],
-                "tarball": out, "tarball_parent": out.parent}[form]
+    data_dir = {"parent": out, "folder": out / LAYOUT[dataset]["folder"], "tarball": out, "tarball_parent": out.parent}[
+        form
+    ]
     _check_roundtrip(load_dataset(dataset, str(data_dir)), dataset)
 
 
@@ -72,6 +73,7 @@ def test_cifar_dataset_name_is_case_insensitive(tmp_path):
 
 
 # ---------------------------------------------------------------- broken copies
+
 
 def _bad_batch(changes):
     batch = dict(cifar_contents("cifar10")["data_batch_2"])
@@ -181,9 +183,11 @@ def test_pickle_cannot_run_code(tmp_path):
 
 # ---------------------------------------------------------------- keras fallback
 
+
 def _fake_keras(monkeypatch, load_data):
-    datasets = types.SimpleNamespace(cifar10=types.SimpleNamespace(load_data=load_data),
-                                     cifar100=types.SimpleNamespace(load_data=load_data))
+    datasets = types.SimpleNamespace(
+        cifar10=types.SimpleNamespace(load_data=load_data), cifar100=types.SimpleNamespace(load_data=load_data)
+    )
     monkeypatch.setitem(sys.modules, "keras", types.SimpleNamespace(datasets=datasets))
 
 
@@ -229,6 +233,7 @@ def test_keras_download_failure(monkeypatch):
 
 # ---------------------------------------------------------------- digits / synthetic
 
+
 def test_digits():
     from sklearn.datasets import load_digits
 
@@ -243,8 +248,7 @@ def test_digits():
     small = x[:, ::2, ::2, 0]
     assert (x[..., 0] == small.repeat(2, axis=1).repeat(2, axis=2)).all()  # 2x2 nearest blocks
     raw = load_digits()
-    want = sorted(zip(np.rint(raw.images * 255 / 16).astype(np.uint8).reshape(-1, 64).tolist(),
-                      raw.target.tolist()))
+    want = sorted(zip(np.rint(raw.images * 255 / 16).astype(np.uint8).reshape(-1, 64).tolist(), raw.target.tolist()))
     got = sorted(zip(small.reshape(-1, 64).tolist(), np.concatenate([ds.y_train, ds.y_test]).tolist()))
     assert got == want  # every image once, with its own label
     # stratified: each class's test share is 25% of that class, give or take rounding
@@ -317,6 +321,7 @@ def test_dataset_validates_arrays():
 
 # ---------------------------------------------------------------- arguments
 
+
 def test_unknown_dataset():
     with pytest.raises(ValueError) as info:
         load_dataset("imagenet")
@@ -332,8 +337,9 @@ def test_synthetic_only_arguments_rejected_elsewhere(name):
         load_dataset(name, seed=1)
 
 
-@pytest.mark.parametrize("kwargs", [dict(num_train=0), dict(num_classes=1), dict(seed=-1),
-                                    dict(num_test=2.5), dict(seed=True)])
+@pytest.mark.parametrize(
+    "kwargs", [dict(num_train=0), dict(num_classes=1), dict(seed=-1), dict(num_test=2.5), dict(seed=True)]
+)
 def test_synthetic_bad_arguments(kwargs):
     with pytest.raises(ValueError, match=next(iter(kwargs))):
         load_dataset("synthetic", **kwargs)

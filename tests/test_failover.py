@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ran_core.results import read_results
+
 from ray_nodes import LocalRayCluster
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,9 +26,27 @@ def test_trial_resumes_on_the_surviving_node_and_every_trial_lands_once(tmp_path
     with LocalRayCluster(num_cpus_head=1, num_cpus_worker=1) as cluster:
         started = time.monotonic()
         driver = subprocess.Popen(
-            [sys.executable, str(ROOT / "sweeps" / "depth.py"), "--address", cluster.address, "--epochs", str(EPOCHS),
-             *TINY_WORKLOAD, "--max-concurrent", "2", "--output", str(out), "--storage", str(storage)],
-            env=cluster.env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            [
+                sys.executable,
+                str(ROOT / "sweeps" / "depth.py"),
+                "--address",
+                cluster.address,
+                "--epochs",
+                str(EPOCHS),
+                *TINY_WORKLOAD,
+                "--max-concurrent",
+                "2",
+                "--output",
+                str(out),
+                "--storage",
+                str(storage),
+            ],
+            env=cluster.env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         killed_after = None
         while time.monotonic() - started < 600 and driver.poll() is None:
             rows = read_results(out, "epochs").to_pylist()  # mid-run: the recorder's parts
@@ -55,6 +74,8 @@ def test_trial_resumes_on_the_surviving_node_and_every_trial_lands_once(tmp_path
     resumed_at = nodes.index(cluster.head_node_id) + 1  # first epoch trained after the failure
     assert nodes == [cluster.worker_node_id] * (resumed_at - 1) + [cluster.head_node_id] * (EPOCHS - resumed_at + 1)
     assert resumed_at > killed_after, "resumed from its checkpoint, not from scratch"
-    print(f"\nfailover timeline: trial {victim} ran epochs 1-{resumed_at - 1} on the second node, which was "
-          f"killed {killed_at:.0f}s into the sweep; epochs {resumed_at}-{EPOCHS} ran on the head after the "
-          f"retry restored its checkpoint; sweep done in {total:.0f}s")
+    print(
+        f"\nfailover timeline: trial {victim} ran epochs 1-{resumed_at - 1} on the second node, which was "
+        f"killed {killed_at:.0f}s into the sweep; epochs {resumed_at}-{EPOCHS} ran on the head after the "
+        f"retry restored its checkpoint; sweep done in {total:.0f}s"
+    )

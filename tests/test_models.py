@@ -2,10 +2,10 @@
 
 import re
 
+import keras
 import numpy as np
 import pytest
 
-import keras
 from ran_core.layers import AttentionMerge, AttentionModule, MaskActivation
 from ran_core.models import MODELS, PAPER_PARAMS_M, build_model, list_models
 
@@ -37,8 +37,9 @@ def test_forward_and_every_variable_gets_a_gradient(name):
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=1.0), loss=LOSS, run_eagerly=True)
     before = [keras.ops.convert_to_numpy(v).copy() for v in model.trainable_variables]
     model.train_on_batch(x, y)
-    dead = [v.path for v, b in zip(model.trainable_variables, before)
-            if np.array_equal(keras.ops.convert_to_numpy(v), b)]
+    dead = [
+        v.path for v, b in zip(model.trainable_variables, before) if np.array_equal(keras.ops.convert_to_numpy(v), b)
+    ]
     assert not dead, f"{len(dead)} variables got no gradient, e.g. {dead[:5]}"
 
 
@@ -97,8 +98,7 @@ def test_learning_modes_with_a_zero_mask():
 @pytest.mark.parametrize("attention_type", ["mixed", "channel", "spatial"])
 @pytest.mark.parametrize("learning_mode", ["arl", "nal"])
 def test_type_and_mode_reach_every_module(attention_type, learning_mode):
-    model = build_model("attention92", attention_type=attention_type.upper(), learning_mode=learning_mode,
-                        **SMALL)
+    model = build_model("attention92", attention_type=attention_type.upper(), learning_mode=learning_mode, **SMALL)
     modules = [layer for layer in model.layers if isinstance(layer, AttentionModule)]
     assert len(modules) == 6
     assert {m.mask.activation.attention_type for m in modules} == {attention_type}
@@ -121,11 +121,14 @@ def test_parameter_counts_match_the_paper(name):
 
 
 def test_named_and_explicit_depths():
-    assert [m.name for m in build_model("attention200", **SMALL).layers if isinstance(m, AttentionModule)][-1] \
-        == "stage3_attention5"
+    assert [m.name for m in build_model("attention200", **SMALL).layers if isinstance(m, AttentionModule)][
+        -1
+    ] == "stage3_attention5"
     model = build_model("attention", modules_per_stage=(1, 2, 3), **SMALL)
-    counts = [sum(isinstance(layer, AttentionModule) and layer.name.startswith(f"stage{s}")
-                  for layer in model.layers) for s in (1, 2, 3)]
+    counts = [
+        sum(isinstance(layer, AttentionModule) and layer.name.startswith(f"stage{s}") for layer in model.layers)
+        for s in (1, 2, 3)
+    ]
     assert counts == [1, 2, 3]
     assert model.name == "attention92"
 
@@ -146,24 +149,31 @@ def test_save_and_load_give_identical_outputs(tmp_path, name, attention_type):
     path = tmp_path / "model.keras"
     model.save(path)
     loaded = keras.saving.load_model(path)
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(x, training=False)),
-                               keras.ops.convert_to_numpy(model(x, training=False)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(loaded(x, training=False)),
+        keras.ops.convert_to_numpy(model(x, training=False)),
+        rtol=1e-5,
+        atol=1e-6,
+    )
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    (dict(name="vgg16"), "Unknown model"),
-    (dict(name="attention100"), "36m + 20"),
-    (dict(name="attention56", attention_type="soft"), "attention_type='soft'"),
-    (dict(name="attention56", learning_mode="residual"), "learning_mode='residual'"),
-    (dict(name="attention56", width=0), "width=0"),
-    (dict(name="attention56", width=-0.5), "width=-0.5"),
-    (dict(name="attention56", input_shape=(4, 4, 3)), "too small"),
-    (dict(name="attention56", input_shape=(32, 32)), "input_shape=(32, 32)"),
-    (dict(name="attention56", num_classes=1), "num_classes=1"),
-    (dict(name="attention56", modules_per_stage=(1, 0, 1)), "modules_per_stage=(1, 0, 1)"),
-    (dict(name="resnet56", modules_per_stage=(1, 1, 1)), "Attention models only"),
-    (dict(name="attention56", mask_pools=(3, 2)), "mask_pools=(3, 2)"),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (dict(name="vgg16"), "Unknown model"),
+        (dict(name="attention100"), "36m + 20"),
+        (dict(name="attention56", attention_type="soft"), "attention_type='soft'"),
+        (dict(name="attention56", learning_mode="residual"), "learning_mode='residual'"),
+        (dict(name="attention56", width=0), "width=0"),
+        (dict(name="attention56", width=-0.5), "width=-0.5"),
+        (dict(name="attention56", input_shape=(4, 4, 3)), "too small"),
+        (dict(name="attention56", input_shape=(32, 32)), "input_shape=(32, 32)"),
+        (dict(name="attention56", num_classes=1), "num_classes=1"),
+        (dict(name="attention56", modules_per_stage=(1, 0, 1)), "modules_per_stage=(1, 0, 1)"),
+        (dict(name="resnet56", modules_per_stage=(1, 1, 1)), "Attention models only"),
+        (dict(name="attention56", mask_pools=(3, 2)), "mask_pools=(3, 2)"),
+    ],
+)
 def test_bad_input_fails_at_build_time(kwargs, message):
     with pytest.raises(ValueError, match=re.escape(message)) as error:
         build_model(**kwargs)

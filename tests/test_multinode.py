@@ -23,20 +23,14 @@ pytestmark = [pytest.mark.cluster, pytest.mark.timeout(180)]
 
 @pytest.fixture(scope="module")
 def cluster():
-    with LocalRayCluster(
-        num_cpus_head=1, num_cpus_worker=1, worker_resources={"worker_node": 1}
-    ) as c:
+    with LocalRayCluster(num_cpus_head=1, num_cpus_worker=1, worker_resources={"worker_node": 1}) as c:
         yield c
     # Teardown stopped every process the harness started, and only those.
     assert c.processes() == []
 
 
 def _results(stdout: str) -> list[dict]:
-    return [
-        json.loads(line[len("RESULT ") :])
-        for line in stdout.splitlines()
-        if line.startswith("RESULT ")
-    ]
+    return [json.loads(line[len("RESULT ") :]) for line in stdout.splitlines() if line.startswith("RESULT ")]
 
 
 def test_token_auth_is_on(cluster):

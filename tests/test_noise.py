@@ -20,8 +20,7 @@ def test_transition_matrix(k, ratio):
     np.testing.assert_allclose(q.sum(axis=1), 1.0)
 
 
-@pytest.mark.parametrize("k,ratio", [(10, 0.1), (10, 0.3), (10, 0.5), (10, 0.7),
-                                     (100, 0.3), (100, 0.7), (2, 0.4)])
+@pytest.mark.parametrize("k,ratio", [(10, 0.1), (10, 0.3), (10, 0.5), (10, 0.7), (100, 0.3), (100, 0.7), (2, 0.4)])
 def test_confusion_matches_q(k, ratio):
     """Counts of (clean, noisy) pairs follow a multinomial with rows of Q: chi-square and diagonal."""
     clean = np.random.default_rng(123).integers(0, k, size=N)
@@ -110,15 +109,18 @@ def test_bad_num_classes(k):
         transition_matrix(0.1, k)
 
 
-@pytest.mark.parametrize("labels,match", [
-    (np.zeros((2, 2), np.int64), r"1-D.*shape=\(2, 2\)"),
-    (np.array([0.0, 1.0]), "integers.*float64"),
-    (np.array([True, False]), "integers.*bool"),
-    (["a", "b"], "integers"),
-    (np.array([0, 10]), r"\[0, num_classes=10\).*\[0, 10\]"),
-    (np.array([-1, 3]), r"\[-1, 3\]"),
-    (5, "1-D"),
-])
+@pytest.mark.parametrize(
+    "labels,match",
+    [
+        (np.zeros((2, 2), np.int64), r"1-D.*shape=\(2, 2\)"),
+        (np.array([0.0, 1.0]), "integers.*float64"),
+        (np.array([True, False]), "integers.*bool"),
+        (["a", "b"], "integers"),
+        (np.array([0, 10]), r"\[0, num_classes=10\).*\[0, 10\]"),
+        (np.array([-1, 3]), r"\[-1, 3\]"),
+        (5, "1-D"),
+    ],
+)
 def test_bad_labels(labels, match):
     with pytest.raises(ValueError, match=match):
         noisy_labels(labels, 0.1, 10, seed=0)

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from results_fixture import write_fixture_results  # noqa: E402
-
 from ran_core import analysis, plots  # noqa: E402
 from ran_core.model_names import pretty_model_name  # noqa: E402
+
+from results_fixture import write_fixture_results  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +27,10 @@ def test_gap_panel_puts_measured_and_paper_gaps_on_one_scale(res):
     measured = [label for label in gap_ax.get_legend_handles_labels()[1] if label.startswith("measured")]
     assert len(measured) == 2 and any("digits 16x16" in label for label in measured)
     # Same family, same colour: measured Attention-56 and the paper's Attention-92 are both blue.
-    colours = {label: handle.get_color() if hasattr(handle, "get_color") else handle.lines[0].get_color()
-               for handle, label in zip(*error_ax.get_legend_handles_labels())}
+    colours = {
+        label: handle.get_color() if hasattr(handle, "get_color") else handle.lines[0].get_color()
+        for handle, label in zip(*error_ax.get_legend_handles_labels())
+    }
     attention = {c for label, c in colours.items() if "Attention" in label}
     paper_attention = next(c for label, c in colours.items() if label.startswith("paper: Attention"))
     assert attention == {"tab:blue", "tab:cyan"} and paper_attention == "tab:blue"
@@ -42,8 +44,11 @@ def test_learning_curves_of_a_noise_study_are_panelled_by_model_and_coloured_by_
     legend = [t.get_text() for t in panels[0].get_legend().get_texts()]
     assert [t for t in legend if t.startswith("noise")] == [f"noise {n}%" for n in (0, 10, 30, 50, 70)]
     resnet164 = panels[models.index("resnet164")]
-    colours = {ln.get_color() if isinstance(ln.get_color(), str) else tuple(ln.get_color())
-               for ln in resnet164.get_lines() if len(ln.get_xdata()) > 1}
+    colours = {
+        ln.get_color() if isinstance(ln.get_color(), str) else tuple(ln.get_color())
+        for ln in resnet164.get_lines()
+        if len(ln.get_xdata()) > 1
+    }
     assert len(colours) == 5  # one colour per noise level
     single = plots.plot_learning_curves(res, "depth")  # no noise levels: one panel, colour = model
     assert len(single.axes) == 1

@@ -65,8 +65,9 @@ def test_notebook_executes(name, results_dir, monkeypatch):
 
     monkeypatch.setenv("RAN_RESULTS_DIR", str(results_dir))
     nb = nbformat.read(NOTEBOOK_DIR / f"{name}.ipynb", as_version=4)
-    NotebookClient(nb, kernel_name="python3", timeout=180,
-                   resources={"metadata": {"path": str(NOTEBOOK_DIR)}}).execute()
+    NotebookClient(
+        nb, kernel_name="python3", timeout=180, resources={"metadata": {"path": str(NOTEBOOK_DIR)}}
+    ).execute()
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     assert any("image/png" in o.get("data", {}) for o in outputs), "no figure displayed"
@@ -86,6 +87,7 @@ def test_notebook_code_runs_on_empty_or_missing_folder(folder, tmp_path, monkeyp
     monkeypatch.setenv("RAN_RESULTS_DIR", str(target))
     monkeypatch.chdir(NOTEBOOK_DIR)
     import matplotlib
+
     monkeypatch.setattr(matplotlib, "rcParams", matplotlib.rcParams.copy())
     shown = []
     monkeypatch.setattr(plots, "show", shown.append)
@@ -116,13 +118,18 @@ def test_notebooks_and_report_run_on_real_smoke_study_output(noise_smoke, tmp_pa
     monkeypatch.setenv("RAN_RESULTS_DIR", str(root))
     for name in ("overview", "noise_robustness"):
         nb = nbformat.read(NOTEBOOK_DIR / f"{name}.ipynb", as_version=4)
-        NotebookClient(nb, kernel_name="python3", timeout=180,
-                       resources={"metadata": {"path": str(NOTEBOOK_DIR)}}).execute()
+        NotebookClient(
+            nb, kernel_name="python3", timeout=180, resources={"metadata": {"path": str(NOTEBOOK_DIR)}}
+        ).execute()
         outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
         assert not [o for o in outputs if o.output_type == "error"], name
         assert any("image/png" in o.get("data", {}) for o in outputs), name
-    report = subprocess.run([sys.executable, "-m", "ran_core.report", str(root), "--out", str(tmp_path / "report")],
-                            capture_output=True, text=True, timeout=300)
+    report = subprocess.run(
+        [sys.executable, "-m", "ran_core.report", str(root), "--out", str(tmp_path / "report")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert report.returncode == 0, report.stderr
     assert "noise_robustness" in (tmp_path / "report" / "report.md").read_text()
     assert list((tmp_path / "report").glob("noise_robustness*.png"))

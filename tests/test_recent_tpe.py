@@ -31,8 +31,9 @@ def history():
 
 
 def test_below_the_window_it_suggests_exactly_what_tpe_does(history):
-    assert suggestions(RecentTPESampler(window=500, seed=3), history) == \
-        suggestions(optuna.samplers.TPESampler(seed=3), history)
+    assert suggestions(RecentTPESampler(window=500, seed=3), history) == suggestions(
+        optuna.samplers.TPESampler(seed=3), history
+    )
 
 
 def test_above_the_window_it_models_only_the_newest_trials(history):

@@ -14,8 +14,12 @@ class FakeTrial:
     """The attributes of a Tune Trial the recorder reads."""
 
     def __init__(self, trial_id, lr, error=None):
-        self.trial_id, self.config, self.checkpoint, self.status = trial_id, {"learning_rate": lr, "epochs": BUDGET,
-                                                                              "dataset": "digits"}, None, "RUNNING"
+        self.trial_id, self.config, self.checkpoint, self.status = (
+            trial_id,
+            {"learning_rate": lr, "epochs": BUDGET, "dataset": "digits"},
+            None,
+            "RUNNING",
+        )
         self.last_result, self._error = {}, error
 
     def get_error(self):
@@ -33,8 +37,11 @@ def rows(folder, kind, *key):
 
 def test_hooks_record_each_trial_and_epoch_once_across_a_retry_and_a_driver_restart(tmp_path):
     recorder = ResultRecorder(tmp_path, "exp", "study", flush_every_s=0.0)
-    done, pruned, failed = FakeTrial("done", 0.1), FakeTrial("pruned", 0.3), FakeTrial("failed", 1.0,
-                                                                                        "x\nValueError: boom")
+    done, pruned, failed = (
+        FakeTrial("done", 0.1),
+        FakeTrial("pruned", 0.3),
+        FakeTrial("failed", 1.0, "x\nValueError: boom"),
+    )
     for epoch, error in ((1, 0.5), (2, 0.4)):
         report(recorder, done, epoch, error)
     report(recorder, done, 2, 0.3)  # a retry from the epoch-1 checkpoint reports epoch 2 again
@@ -55,8 +62,12 @@ def test_hooks_record_each_trial_and_epoch_once_across_a_retry_and_a_driver_rest
     again.on_experiment_end([])
 
     trials = rows(tmp_path, "trials", "trial_id")
-    assert {t: r["status"] for t, r in trials.items()} == {"done": "completed", "pruned": "pruned",
-                                                           "failed": "errored", "restarted": "completed"}
+    assert {t: r["status"] for t, r in trials.items()} == {
+        "done": "completed",
+        "pruned": "pruned",
+        "failed": "errored",
+        "restarted": "completed",
+    }
     assert trials["done"]["best_test_error"] == 0.3 and trials["done"]["final_test_error"] == 0.35
     assert trials["failed"]["error"] == "ValueError: boom"
     assert trials["restarted"]["best_test_error"] == 0.2, "epochs recorded before the restart count"
@@ -96,10 +107,17 @@ def test_a_real_tuner_and_reconcile_leave_complete_compacted_files(tmp_path):
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
-        tuner = tune.Tuner(noop, param_space={"learning_rate": tune.grid_search([0.1, 0.2, 0.3]), "epochs": BUDGET},
-                           tune_config=tune.TuneConfig(reuse_actors=True),
-                           run_config=tune.RunConfig(name="exp", storage_path=str(tmp_path / "storage"), verbose=0,
-                                                     callbacks=[ResultRecorder(tmp_path / "out", "exp", "study")]))
+        tuner = tune.Tuner(
+            noop,
+            param_space={"learning_rate": tune.grid_search([0.1, 0.2, 0.3]), "epochs": BUDGET},
+            tune_config=tune.TuneConfig(reuse_actors=True),
+            run_config=tune.RunConfig(
+                name="exp",
+                storage_path=str(tmp_path / "storage"),
+                verbose=0,
+                callbacks=[ResultRecorder(tmp_path / "out", "exp", "study")],
+            ),
+        )
         grid = tuner.fit()
     finally:
         ray.shutdown()

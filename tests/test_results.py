@@ -7,8 +7,17 @@ import pyarrow.parquet as pq
 import pytest
 
 from ran_core import results
-from ran_core.results import (EPOCHS_SCHEMA, TRIALS_SCHEMA, append, compact, compacted_path, has_results,
-                              parts_path, read_results, write_atomic)
+from ran_core.results import (
+    EPOCHS_SCHEMA,
+    TRIALS_SCHEMA,
+    append,
+    compact,
+    compacted_path,
+    has_results,
+    parts_path,
+    read_results,
+    write_atomic,
+)
 
 
 def row(trial, epoch, error, experiment="exp"):
@@ -45,7 +54,7 @@ def test_compaction_writes_one_complete_file_removes_the_parts_and_later_rows_st
 
 def test_parts_are_merged_in_bounded_groups_and_every_row_survives(tmp_path, monkeypatch):
     monkeypatch.setattr(results, "MERGE_GROUP", 4)  # the same logic, fewer files to write
-    flushes = 2 * results.MERGE_GROUP ** 2 + 3  # two merges into level 2, plus three level-0 parts
+    flushes = 2 * results.MERGE_GROUP**2 + 3  # two merges into level 2, plus three level-0 parts
     for i in range(flushes):
         append(tmp_path, "epochs", [row(f"t{i}", 1, 0.5), row(f"t{i // 2}", 2, i / flushes)])
     names = [p.name for p in parts_path(tmp_path, "epochs").iterdir()]
@@ -53,12 +62,14 @@ def test_parts_are_merged_in_bounded_groups_and_every_row_survives(tmp_path, mon
     assert {name.split(".")[1] for name in names} == {"L0", "L2"}
     got = {(r["trial_id"], r["epoch"]): r["test_error"] for r in read_results(tmp_path, "epochs").to_pylist()}
     assert len(got) == flushes + (flushes + 1) // 2
-    assert all(got[(f"t{i // 2}", 2)] == max(j for j in range(flushes) if j // 2 == i // 2) / flushes
-               for i in range(flushes))
+    assert all(
+        got[(f"t{i // 2}", 2)] == max(j for j in range(flushes) if j // 2 == i // 2) / flushes for i in range(flushes)
+    )
 
 
 def test_a_file_written_with_fewer_columns_reads_with_the_documented_schema(tmp_path):
     import pyarrow as pa
+
     old = pa.table({"experiment_id": ["e"], "study": ["s"], "trial_id": ["a"], "epoch": [1]})
     results.write_table(old, compacted_path(tmp_path, "epochs"))
     table = read_results(tmp_path, "epochs")
@@ -99,8 +110,9 @@ def test_a_reader_beside_the_writer_sees_whole_files_each_key_once_and_never_an_
     assert writer.exitcode == 0
     compact(tmp_path, "epochs")
     final = pq.read_table(compacted_path(tmp_path, "epochs")).to_pylist()
-    assert sorted((r["trial_id"], r["test_error"]) for r in final) == sorted((f"t{i}", float(rounds))
-                                                                              for i in range(rounds))
+    assert sorted((r["trial_id"], r["test_error"]) for r in final) == sorted(
+        (f"t{i}", float(rounds)) for i in range(rounds)
+    )
     assert reads > 1
 
 

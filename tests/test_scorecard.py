@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from results_fixture import ALL_STUDIES, write_fixture_results  # noqa: E402
-
 from ran_core import analysis, report, results, scorecard  # noqa: E402
+
+from results_fixture import ALL_STUDIES, write_fixture_results  # noqa: E402
 
 PER_CLASS = 100  # 1000 test images: a 2-point difference is well outside test-image noise
 
@@ -31,14 +31,25 @@ def _write(root, study, cells, confusion=True, status="completed"):
     for model, settings, errors in cells:
         attention = model.startswith("attention")
         for seed, error in enumerate(errors):
-            rows.append({
-                "experiment_id": "exp", "study": study, "trial_id": f"t{len(rows):03d}", "status": status,
-                "model": model, "attention_type": settings.get("attention_type", "mixed") if attention else None,
-                "learning_mode": settings.get("learning_mode", "arl") if attention else None,
-                "noise_ratio": settings.get("noise_ratio", 0.0), "dataset": settings.get("dataset", "digits"),
-                "width": 0.25, "epochs": 10, "seed": seed, "num_classes": 10,
-                "final_test_error": error, "test_confusion": _confusion(error) if confusion else None,
-            })
+            rows.append(
+                {
+                    "experiment_id": "exp",
+                    "study": study,
+                    "trial_id": f"t{len(rows):03d}",
+                    "status": status,
+                    "model": model,
+                    "attention_type": settings.get("attention_type", "mixed") if attention else None,
+                    "learning_mode": settings.get("learning_mode", "arl") if attention else None,
+                    "noise_ratio": settings.get("noise_ratio", 0.0),
+                    "dataset": settings.get("dataset", "digits"),
+                    "width": 0.25,
+                    "epochs": 10,
+                    "seed": seed,
+                    "num_classes": 10,
+                    "final_test_error": error,
+                    "test_confusion": _confusion(error) if confusion else None,
+                }
+            )
     results.compact(root / study, "trials", rows)
     return analysis.load_results(root)
 
@@ -50,9 +61,14 @@ def _row(scores, kind_label):
 
 
 def test_noise_claim_held_with_seeds_and_paper_values_for_the_smoke_setting(tmp_path):
-    cells = [(model, {"noise_ratio": n}, errs) for model, curve in
-             (("attention56", {0.0: [0.02, 0.03], 0.7: [0.10, 0.12]}),
-              ("resnet56", {0.0: [0.02, 0.03], 0.7: [0.30, 0.32]})) for n, errs in curve.items()]
+    cells = [
+        (model, {"noise_ratio": n}, errs)
+        for model, curve in (
+            ("attention56", {0.0: [0.02, 0.03], 0.7: [0.10, 0.12]}),
+            ("resnet56", {0.0: [0.02, 0.03], 0.7: [0.30, 0.32]}),
+        )
+        for n, errs in curve.items()
+    ]
     scores = scorecard.score_claims(_write(tmp_path, "noise_robustness", cells))
     assert set(scores["claim"]) == {"attention resists label noise"}
     gap = _row(scores, "ResNet-56 - Attention-56, at 70% noise")
@@ -70,8 +86,9 @@ def test_noise_claim_held_with_seeds_and_paper_values_for_the_smoke_setting(tmp_
 
 
 def test_did_not_hold_and_one_seed_uses_test_images_only(tmp_path):
-    cells = [("attention56", {"attention_type": t}, [e]) for t, e in
-             (("mixed", 0.20), ("channel", 0.05), ("spatial", 0.19))]
+    cells = [
+        ("attention56", {"attention_type": t}, [e]) for t, e in (("mixed", 0.20), ("channel", 0.05), ("spatial", 0.19))
+    ]
     scores = scorecard.score_claims(_write(tmp_path, "attention_types", cells))
     channel = _row(scores, "channel - mixed")
     assert channel["effect_pp"] == pytest.approx(-15.0)
@@ -85,10 +102,12 @@ def test_did_not_hold_and_one_seed_uses_test_images_only(tmp_path):
 def test_seed_spread_widens_the_interval(tmp_path):
     """Same means, 1000 test images each: the deeper net wins clearly with steady seeds, not with
     seeds that disagree."""
-    steady = scorecard.score_claims(_write(tmp_path / "a", "depth", [
-        ("attention56", {}, [0.10, 0.10]), ("attention92", {}, [0.06, 0.06])]))
-    spread = scorecard.score_claims(_write(tmp_path / "b", "depth", [
-        ("attention56", {}, [0.10, 0.10]), ("attention92", {}, [0.0, 0.12])]))
+    steady = scorecard.score_claims(
+        _write(tmp_path / "a", "depth", [("attention56", {}, [0.10, 0.10]), ("attention92", {}, [0.06, 0.06])])
+    )
+    spread = scorecard.score_claims(
+        _write(tmp_path / "b", "depth", [("attention56", {}, [0.10, 0.10]), ("attention92", {}, [0.0, 0.12])])
+    )
     a, b = _row(steady, "Attention-56 - Attention-92"), _row(spread, "Attention-56 - Attention-92")
     assert a["effect_pp"] == pytest.approx(4.0) and b["effect_pp"] == pytest.approx(4.0)
     assert a["verdict"] == "held" and b["verdict"] == "inconclusive"
@@ -97,9 +116,15 @@ def test_seed_spread_widens_the_interval(tmp_path):
 
 
 def test_learning_mode_effects_and_trials_without_confusion(tmp_path):
-    cells = [(m, {"learning_mode": mode}, [e]) for m, mode, e in
-             (("attention56", "arl", 0.05), ("attention56", "nal", 0.06),
-              ("attention92", "arl", 0.04), ("attention92", "nal", 0.09))]
+    cells = [
+        (m, {"learning_mode": mode}, [e])
+        for m, mode, e in (
+            ("attention56", "arl", 0.05),
+            ("attention56", "nal", 0.06),
+            ("attention92", "arl", 0.04),
+            ("attention92", "nal", 0.09),
+        )
+    ]
     scores = scorecard.score_claims(_write(tmp_path, "learning_mode", cells, confusion=False))
     mean = _row(scores, "NAL - ARL, mean over Attention-56, Attention-92")
     grows = _row(scores, "(NAL - ARL) at Attention-92 minus at Attention-56")

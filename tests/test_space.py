@@ -6,17 +6,22 @@ import pytest
 from ran_core.space import SMOKE, Study
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    (dict(grid={"depth": [56]}), "'depth' is not in the search space"),
-    (dict(grid={"noise_ratio": [0.95]}), "noise_ratio must be a number in [0.0, 0.9]. Received: noise_ratio=0.95"),
-    (dict(grid={"model": ["attention56", "resnet56"], "attention_type": ["mixed", "spatial"]}),
-     "does not apply to ResNet baselines"),
-    (dict(grid={"learning_rate": [0.1]}, search={"learning_rate": (0.01, 0.2)}), "declared twice"),
-    (dict(grid={"model": []}), "must be a non-empty list"),
-    (dict(fixed={"epochz": 3}), "Unknown config keys ['epochz']"),
-    (dict(fixed={"epochs": 0}), "epochs=0"),
-    (dict(seeds=(-1,)), "seeds must be non-negative"),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (dict(grid={"depth": [56]}), "'depth' is not in the search space"),
+        (dict(grid={"noise_ratio": [0.95]}), "noise_ratio must be a number in [0.0, 0.9]. Received: noise_ratio=0.95"),
+        (
+            dict(grid={"model": ["attention56", "resnet56"], "attention_type": ["mixed", "spatial"]}),
+            "does not apply to ResNet baselines",
+        ),
+        (dict(grid={"learning_rate": [0.1]}, search={"learning_rate": (0.01, 0.2)}), "declared twice"),
+        (dict(grid={"model": []}), "must be a non-empty list"),
+        (dict(fixed={"epochz": 3}), "Unknown config keys ['epochz']"),
+        (dict(fixed={"epochs": 0}), "epochs=0"),
+        (dict(seeds=(-1,)), "seeds must be non-negative"),
+    ],
+)
 def test_bad_studies_fail_when_declared(kwargs, message):
     with pytest.raises(ValueError) as error:
         Study("s", **kwargs)
@@ -24,8 +29,12 @@ def test_bad_studies_fail_when_declared(kwargs, message):
 
 
 def test_grid_covers_every_cell_and_seed_once_and_resnets_get_no_attention_settings():
-    study = Study("s", grid={"model": ["attention56", "resnet56"], "noise_ratio": [0.0, 0.5]},
-                  fixed={**SMOKE, "attention_type": "spatial"}, seeds=(0, 1))
+    study = Study(
+        "s",
+        grid={"model": ["attention56", "resnet56"], "noise_ratio": [0.0, 0.5]},
+        fixed={**SMOKE, "attention_type": "spatial"},
+        seeds=(0, 1),
+    )
     assert study.num_cells() == 8 and study.max_epochs() == SMOKE["epochs"]
     optuna_study = optuna.create_study(sampler=optuna.samplers.GridSampler(study.grid_space(), seed=0))
     seen = set()
@@ -39,8 +48,15 @@ def test_grid_covers_every_cell_and_seed_once_and_resnets_get_no_attention_setti
 
 
 def test_search_suggests_conditional_dimensions_only_for_attention_models():
-    study = Study("s", search={"model": ["attention56", "resnet56"], "attention_type": ["mixed", "channel"],
-                               "learning_rate": (0.01, 0.3)}, fixed={"dataset": "digits"})
+    study = Study(
+        "s",
+        search={
+            "model": ["attention56", "resnet56"],
+            "attention_type": ["mixed", "channel"],
+            "learning_rate": (0.01, 0.3),
+        },
+        fixed={"dataset": "digits"},
+    )
     optuna_study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     kinds = set()
     for _ in range(20):
@@ -68,4 +84,3 @@ def test_ranges_are_declared_once_and_the_space_and_the_config_enforce_the_same_
                 TrainConfig(**{dim.name: outside})
             assert str(from_space.value) == str(from_config.value)
             assert f"Received: {dim.name}={outside!r}" in str(from_config.value)
-

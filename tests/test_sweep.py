@@ -3,7 +3,6 @@
 import importlib.util
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -31,12 +30,27 @@ def study_module(name):
 
 
 def sweep(name, tmp_path, *flags, env=None, wait=True):
-    command = [sys.executable, str(ROOT / "sweeps" / f"{name}.py"), "--no-dashboard",
-               "--output", str(tmp_path / "out"), "--storage", str(tmp_path / "storage"), *flags]
+    command = [
+        sys.executable,
+        str(ROOT / "sweeps" / f"{name}.py"),
+        "--no-dashboard",
+        "--output",
+        str(tmp_path / "out"),
+        "--storage",
+        str(tmp_path / "storage"),
+        *flags,
+    ]
     full_env = {**os.environ, **(env or {})}
     if not wait:
-        return subprocess.Popen(command, cwd=tmp_path, env=full_env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        return subprocess.Popen(
+            command,
+            cwd=tmp_path,
+            env=full_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
     return subprocess.run(command, cwd=tmp_path, env=full_env, capture_output=True, text=True, timeout=850)
 
 
@@ -79,8 +93,21 @@ def test_noise_robustness_smoke_study_end_to_end(noise_smoke):
 
 @pytest.mark.slow
 def test_asha_prunes_and_optuna_records_pruned_trials(tmp_path):
-    run = sweep("search", tmp_path, "--num-samples", "6", "--epochs", "3", *TINY_WORKLOAD, "--grace-period", "1",
-                "--reduction-factor", "2", "--max-concurrent", "2")
+    run = sweep(
+        "search",
+        tmp_path,
+        "--num-samples",
+        "6",
+        "--epochs",
+        "3",
+        *TINY_WORKLOAD,
+        "--grace-period",
+        "1",
+        "--reduction-factor",
+        "2",
+        "--max-concurrent",
+        "2",
+    )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     rows = read(tmp_path, "trials").to_pylist()
     assert len(rows) == 6
@@ -105,8 +132,19 @@ def test_asha_prunes_and_optuna_records_pruned_trials(tmp_path):
 
 @pytest.mark.slow
 def test_a_failing_trial_is_recorded_and_makes_the_sweep_exit_1_and_the_backend_reaches_trials(tmp_path):
-    run = sweep("depth", tmp_path, "--epochs", "1", "--width", "0.125", "--max-failures", "0", "--backend", "jax",
-                env={"RAN_FAIL_TRIAL_IF": "model=attention92", "KERAS_BACKEND": "tensorflow"})
+    run = sweep(
+        "depth",
+        tmp_path,
+        "--epochs",
+        "1",
+        "--width",
+        "0.125",
+        "--max-failures",
+        "0",
+        "--backend",
+        "jax",
+        env={"RAN_FAIL_TRIAL_IF": "model=attention92", "KERAS_BACKEND": "tensorflow"},
+    )
     assert run.returncode == 1, run.stdout[-3000:] + run.stderr[-3000:]
     assert "1 trial(s) errored" in run.stdout and "injected failure" in run.stdout
     rows = {r["model"]: r for r in read(tmp_path, "trials").to_pylist()}

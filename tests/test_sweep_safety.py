@@ -27,11 +27,20 @@ pytestmark = pytest.mark.timeout(900)
 
 
 def sweep(tmp_path, *flags, wait=True, script="attention_types"):
-    command = [sys.executable, str(ROOT / "sweeps" / f"{script}.py"), "--no-dashboard",
-               "--output", str(tmp_path / "out"), "--storage", str(tmp_path / "storage"), *flags]
+    command = [
+        sys.executable,
+        str(ROOT / "sweeps" / f"{script}.py"),
+        "--no-dashboard",
+        "--output",
+        str(tmp_path / "out"),
+        "--storage",
+        str(tmp_path / "storage"),
+        *flags,
+    ]
     if not wait:
-        return subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True, start_new_session=True)
+        return subprocess.Popen(
+            command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+        )
     return subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=850)
 
 
@@ -75,9 +84,16 @@ def test_experiment_names_cannot_collide_and_a_fresh_run_never_joins_an_optuna_s
 
 
 def test_the_output_lock_names_its_holder_and_dies_with_it(tmp_path):
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from ran_core.lock import lock_output; "
-                               f"lock = lock_output({str(tmp_path)!r}); print('locked', flush=True); time.sleep(600)"],
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from ran_core.lock import lock_output; "
+            f"lock = lock_output({str(tmp_path)!r}); print('locked', flush=True); time.sleep(600)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
         with pytest.raises(OutputLocked, match=f"pid {holder.pid} on host "):
@@ -92,8 +108,9 @@ def test_report_exits_2_naming_an_unreadable_result_file(tmp_path):
     study = tmp_path / "depth"
     study.mkdir()
     (study / "trials.parquet").write_bytes(b"PAR1" + b"\0" * 32)
-    run = subprocess.run([sys.executable, "-m", "ran_core.report", str(tmp_path)], capture_output=True, text=True,
-                         timeout=300)
+    run = subprocess.run(
+        [sys.executable, "-m", "ran_core.report", str(tmp_path)], capture_output=True, text=True, timeout=300
+    )
     errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
     assert run.returncode == 2 and len(errors) == 1 and "trials.parquet' is not a readable Parquet" in errors[0]
     assert not (tmp_path / "report").exists()
@@ -113,8 +130,9 @@ def test_ctrl_c_records_interrupted_trials_and_resume_finishes_them(tmp_path):
         wait_for_epoch_rows(driver, out)
         # A local Ray listens on the loopback interface only.
         listening = listening_addresses(driver.pid)
-        assert listening and all(ipaddress.ip_address(ip.removeprefix("::ffff:")).is_loopback
-                                 for _, ip in listening), listening
+        assert listening and all(ipaddress.ip_address(ip.removeprefix("::ffff:")).is_loopback for _, ip in listening), (
+            listening
+        )
         os.killpg(driver.pid, signal.SIGINT)  # Ctrl-C in a terminal signals the whole process group
         stdout, _ = driver.communicate(timeout=300)
     finally:
@@ -150,7 +168,10 @@ def test_ctrl_c_records_interrupted_trials_and_resume_finishes_them(tmp_path):
     assert optuna.trial.TrialState.RUNNING not in states
     assert states.count(optuna.trial.TrialState.COMPLETE) == 3
     assert {t.params["attention_type"] for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE} == {
-        "channel", "mixed", "spatial"}
+        "channel",
+        "mixed",
+        "spatial",
+    }
 
 
 def test_sigterm_stops_the_sweep_with_a_summary_and_status_143(tmp_path):
@@ -185,14 +206,26 @@ def test_a_diverging_trial_stops_and_is_recorded_diverged(tmp_path):
     from ran_core.sweep import build_tuner, datasets_of, reconcile
 
     fixed = {k: v for k, v in SMOKE.items() if k != "learning_rate"}
-    study = Study("diverge", grid={"learning_rate": [0.1, 1.0]},
-                  fixed={**fixed, "model": "resnet56", "width": 0.0625, "epochs": 3})
+    study = Study(
+        "diverge",
+        grid={"learning_rate": [0.1, 1.0]},
+        fixed={**fixed, "model": "resnet56", "width": 0.0625, "epochs": 3},
+    )
     study.grid["learning_rate"] = [0.1, 1e6]
     out = tmp_path / "out"
     out.mkdir()
-    args = argparse.Namespace(output=str(out), storage=str(tmp_path / "storage"), epochs=3, scheduler="fifo",
-                              num_samples=2, max_concurrent=2, max_failures=0, cpus_per_trial=1.0,
-                              gpus_per_trial=0.0, backend="tensorflow")
+    args = argparse.Namespace(
+        output=str(out),
+        storage=str(tmp_path / "storage"),
+        epochs=3,
+        scheduler="fifo",
+        num_samples=2,
+        max_concurrent=2,
+        max_failures=0,
+        cpus_per_trial=1.0,
+        gpus_per_trial=0.0,
+        backend="tensorflow",
+    )
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         _claim_optuna_study(out, "diverge-test")
@@ -208,8 +241,9 @@ def test_a_diverging_trial_stops_and_is_recorded_diverged(tmp_path):
     diverged = [t for t in study_.trials if t.params.get("learning_rate") == 1e6]
     assert diverged[0].state == optuna.trial.TrialState.PRUNED and diverged[0].user_attrs[STATUS_ATTR] == "diverged"
 
-    run = subprocess.run([sys.executable, "-m", "ran_core.report", str(out)], capture_output=True, text=True,
-                         timeout=600)
+    run = subprocess.run(
+        [sys.executable, "-m", "ran_core.report", str(out)], capture_output=True, text=True, timeout=600
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     report = (out / "report" / "report.md").read_text()
     assert "## Diverged trials (1)" in report and rows[1e6]["trial_id"] in report

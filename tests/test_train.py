@@ -15,8 +15,7 @@ from ran_core.engine import choose_steps_per_execution, evaluation_sums
 from ran_core.models import build_model
 from ran_core.train import main, train
 
-TINY = dict(model="attention56", width=0.125, dataset="synthetic", batch_size=32, epochs=3,
-            learning_rate=0.05, seed=3)
+TINY = dict(model="attention56", width=0.125, dataset="synthetic", batch_size=32, epochs=3, learning_rate=0.05, seed=3)
 
 
 @pytest.fixture(scope="module")
@@ -24,20 +23,23 @@ def synthetic():
     return load_dataset("synthetic", num_train=192, num_test=64)
 
 
-@pytest.mark.parametrize("values,message", [
-    (dict(modle="attention56"), "Unknown config keys ['modle']"),
-    (dict(noise_ratio=1.0), "noise_ratio=1.0"),
-    (dict(noise_ratio=-0.1), "noise_ratio=-0.1"),
-    (dict(epochs=0), "epochs=0"),
-    (dict(batch_size=2.5), "batch_size=2.5"),
-    (dict(learning_rate=0), "learning_rate=0"),
-    (dict(precision="fp16"), "precision='fp16'"),
-    (dict(dataset="imagenet"), "dataset='imagenet'"),
-    (dict(model="attention57"), "36m + 20"),
-    (dict(attention_type="local"), "attention_type='local'"),
-    (dict(lr_drops=(0.6, 0.4)), "lr_drops=(0.6, 0.4)"),
-    (dict(augment="yes"), "augment='yes'"),
-])
+@pytest.mark.parametrize(
+    "values,message",
+    [
+        (dict(modle="attention56"), "Unknown config keys ['modle']"),
+        (dict(noise_ratio=1.0), "noise_ratio=1.0"),
+        (dict(noise_ratio=-0.1), "noise_ratio=-0.1"),
+        (dict(epochs=0), "epochs=0"),
+        (dict(batch_size=2.5), "batch_size=2.5"),
+        (dict(learning_rate=0), "learning_rate=0"),
+        (dict(precision="fp16"), "precision='fp16'"),
+        (dict(dataset="imagenet"), "dataset='imagenet'"),
+        (dict(model="attention57"), "36m + 20"),
+        (dict(attention_type="local"), "attention_type='local'"),
+        (dict(lr_drops=(0.6, 0.4)), "lr_drops=(0.6, 0.4)"),
+        (dict(augment="yes"), "augment='yes'"),
+    ],
+)
 def test_bad_config_is_rejected_with_what_was_received(values, message):
     with pytest.raises(ValueError) as error:
         TrainConfig.from_dict(values)
@@ -45,8 +47,9 @@ def test_bad_config_is_rejected_with_what_was_received(values, message):
 
 
 def test_config_normalises_names_and_drops_attention_settings_for_resnets():
-    config = TrainConfig.from_dict(dict(model="ResNet164", attention_type="mixed", dataset="CIFAR10",
-                                        batch_size=np.int64(128)))
+    config = TrainConfig.from_dict(
+        dict(model="ResNet164", attention_type="mixed", dataset="CIFAR10", batch_size=np.int64(128))
+    )
     assert (config.model, config.attention_type, config.learning_mode) == ("resnet164", None, None)
     assert config.dataset == "cifar10" and config.batch_size == 128 and type(config.batch_size) is int
     assert TrainConfig(model="attention92", attention_type="SPATIAL").attention_type == "spatial"
@@ -65,9 +68,15 @@ def test_augmentation_is_a_padded_crop_maybe_flipped_and_inference_only_subtract
     padded = np.pad(expected, [(0, 0), (4, 4), (4, 4), (0, 0)])
     offsets = set()
     for i in range(len(images)):
-        matches = [(dy, dx, flip) for dy in range(9) for dx in range(9) for flip in (False, True)
-                   if np.allclose(out[i], (lambda w: w[:, ::-1] if flip else w)(padded[i, dy:dy + 32, dx:dx + 32]),
-                                  atol=1e-6)]
+        matches = [
+            (dy, dx, flip)
+            for dy in range(9)
+            for dx in range(9)
+            for flip in (False, True)
+            if np.allclose(
+                out[i], (lambda w: w[:, ::-1] if flip else w)(padded[i, dy : dy + 32, dx : dx + 32]), atol=1e-6
+            )
+        ]
         assert matches, f"image {i} is not a 32x32 window of the padded image"
         offsets.add(matches[0])
     assert len(offsets) > 4, "crops and flips should vary across a batch"
@@ -122,8 +131,9 @@ def test_schedule_noise_metrics_and_resume_to_the_same_result(synthetic, tmp_pat
     assert [m["epoch"] for m in resumed.history] == [1, 2, 3]
     keys = ("train_loss", "train_accuracy", "clean_train_accuracy", "test_loss", "test_accuracy")
     for key in keys:
-        np.testing.assert_allclose([m[key] for m in resumed.history], [m[key] for m in full.history],
-                                   rtol=1e-4, atol=1e-5, err_msg=key)
+        np.testing.assert_allclose(
+            [m[key] for m in resumed.history], [m[key] for m in full.history], rtol=1e-4, atol=1e-5, err_msg=key
+        )
     gap = max(abs(a[k] - b[k]) for a, b in zip(resumed.history, full.history) for k in keys)
     print(f"\nresume vs uninterrupted ({keras.backend.backend()}): largest metric difference {gap:.3g}")
     with pytest.raises(ValueError, match="another config"):
@@ -147,23 +157,45 @@ def test_clean_runs_report_no_clean_accuracy_and_checkpoints_reach_the_callback(
 
 def test_cli_trains_and_rejects_bad_flags(tmp_path, capsys):
     out = tmp_path / "run.json"
-    assert main(["--model", "resnet56", "--width", "0.125", "--dataset", "digits", "--epochs", "1",
-                 "--batch-size", "128", "--json", str(out), "--verbose", "0"]) == 0
+    assert (
+        main(
+            [
+                "--model",
+                "resnet56",
+                "--width",
+                "0.125",
+                "--dataset",
+                "digits",
+                "--epochs",
+                "1",
+                "--batch-size",
+                "128",
+                "--json",
+                str(out),
+                "--verbose",
+                "0",
+            ]
+        )
+        == 0
+    )
     assert json.loads(out.read_text())["history"][0]["epoch"] == 1
     assert "test accuracy" in capsys.readouterr().out
     assert main(["--model", "attention56", "--noise-ratio", "1.5"]) == 2
     assert "noise_ratio=1.5" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("flags,message", [
-    (["--dataset", "cifar10", "--data-dir", "{tmp}/no_such_folder"], "no_such_folder"),
-    (["--dataset", "digits", "--batch-size", "5000"], "batch_size=5000 exceeds"),
-    (["--dataset", "digits", "--json", "{tmp}/file.txt/run.json"], "--json"),
-    (["--dataset", "digits", "--json", "{tmp}"], "--json must name a file"),
-    (["--dataset", "digits", "--checkpoint-dir", "{tmp}/file.txt"], "--checkpoint-dir must name a folder"),
-    (["--dataset", "digits", "--checkpoint-dir", "/proc/ran_ckpt"], "not writable"),
-    (["--dataset", "digits", "--mask-pools", "3", "2"], "mask_pools=[3, 2]"),
-])
+@pytest.mark.parametrize(
+    "flags,message",
+    [
+        (["--dataset", "cifar10", "--data-dir", "{tmp}/no_such_folder"], "no_such_folder"),
+        (["--dataset", "digits", "--batch-size", "5000"], "batch_size=5000 exceeds"),
+        (["--dataset", "digits", "--json", "{tmp}/file.txt/run.json"], "--json"),
+        (["--dataset", "digits", "--json", "{tmp}"], "--json must name a file"),
+        (["--dataset", "digits", "--checkpoint-dir", "{tmp}/file.txt"], "--checkpoint-dir must name a folder"),
+        (["--dataset", "digits", "--checkpoint-dir", "/proc/ran_ckpt"], "not writable"),
+        (["--dataset", "digits", "--mask-pools", "3", "2"], "mask_pools=[3, 2]"),
+    ],
+)
 def test_cli_rejects_bad_data_batch_and_outputs_before_training(tmp_path, capsys, flags, message):
     (tmp_path / "file.txt").write_text("not a folder")
     before = sorted(p.name for p in tmp_path.rglob("*"))
