@@ -1,57 +1,21 @@
 """Sweep engine end to end: real local Ray, real Optuna studies, real Parquet, tiny models on digits."""
 
-import importlib.util
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import optuna
 import pyarrow.parquet as pq
 import pytest
+from sweep_runs import study_module, sweep
 
 from ran_core.results import EPOCHS_SCHEMA, TRIALS_SCHEMA, read_results
 from ran_core.space import Study
 
-ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.timeout(900)
 # Where the model does not matter (scheduling, pruning, resuming): the smallest width, synthetic data.
 TINY_WORKLOAD = ("--width", "0.0625", "--dataset", "synthetic")
-
-
-def study_module(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "sweeps" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def sweep(name, tmp_path, *flags, env=None, wait=True):
-    command = [
-        sys.executable,
-        str(ROOT / "sweeps" / f"{name}.py"),
-        "--no-dashboard",
-        "--output",
-        str(tmp_path / "out"),
-        "--storage",
-        str(tmp_path / "storage"),
-        *flags,
-    ]
-    full_env = {**os.environ, **(env or {})}
-    if not wait:
-        return subprocess.Popen(
-            command,
-            cwd=tmp_path,
-            env=full_env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
-    return subprocess.run(command, cwd=tmp_path, env=full_env, capture_output=True, text=True, timeout=850)
 
 
 def read(tmp_path, name):

@@ -9,46 +9,27 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import optuna
 import psutil
 import pyarrow.parquet as pq
 import pytest
+from sweep_runs import sweep
 
 from ran_core import experiments
 from ran_core.lock import OutputLocked, lock_output
+from ran_core.results import has_results, read_results
 from ran_core.sweep import _claim_optuna_study
 
-ROOT = Path(__file__).resolve().parents[1]
 EPOCHS = 2
 TINY = ["--width", "0.0625", "--epochs", str(EPOCHS), "--max-concurrent", "2"]
 pytestmark = pytest.mark.timeout(900)
 
 
-def sweep(tmp_path, *flags, wait=True, script="attention_types"):
-    command = [
-        sys.executable,
-        str(ROOT / "sweeps" / f"{script}.py"),
-        "--no-dashboard",
-        "--output",
-        str(tmp_path / "out"),
-        "--storage",
-        str(tmp_path / "storage"),
-        *flags,
-    ]
-    if not wait:
-        return subprocess.Popen(
-            command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
-        )
-    return subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=850)
-
-
 def wait_for_epoch_rows(driver, out, rows=1):
-    epochs = out / "epochs.parquet"
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline and driver.poll() is None:
-        if epochs.exists() and pq.read_table(epochs).num_rows >= rows:
+        if has_results(out, "epochs") and read_results(out, "epochs").num_rows >= rows:  # parts, mid-run
             return
         time.sleep(1)
     raise AssertionError(f"no epoch rows before the sweep ended: {driver.communicate()[0][-3000:]}")
@@ -119,12 +100,12 @@ def test_report_exits_2_naming_an_unreadable_result_file(tmp_path):
 @pytest.mark.timeout(1800)  # three real sweeps; 12 minutes on a busy 2-core machine
 def test_ctrl_c_records_interrupted_trials_and_resume_finishes_them(tmp_path):
     out = tmp_path / "out"
-    driver = sweep(tmp_path, *TINY, wait=False)
+    driver = sweep("attention_types", tmp_path, *TINY, wait=False)
     try:
         while driver.poll() is None and not (out / "experiment.json").exists():
             time.sleep(0.5)
         # One writer per folder: a second sweep on the same --output is refused, naming the holder.
-        second = sweep(tmp_path, *TINY)
+        second = sweep("attention_types", tmp_path, *TINY)
         assert second.returncode == 2, second.stdout[-2000:] + second.stderr[-2000:]
         assert f"another sweep is writing to '{out}' (pid {driver.pid} on host" in second.stderr
         wait_for_epoch_rows(driver, out)
@@ -154,10 +135,10 @@ def test_ctrl_c_records_interrupted_trials_and_resume_finishes_them(tmp_path):
     os.umask(umask)
     assert set(modes.values()) == {0o666 & ~umask}, modes  # one permission policy for result files
 
-    changed = sweep(tmp_path, "--resume", "--width", "0.125")
+    changed = sweep("attention_types", tmp_path, "--resume", "--width", "0.125")
     assert changed.returncode == 2 and "--width 0.125 (recorded: 0.0625)" in changed.stderr, changed.stderr[-2000:]
 
-    resumed = sweep(tmp_path, "--resume", "--max-concurrent", "3")  # a where-and-how flag may change
+    resumed = sweep("attention_types", tmp_path, "--resume", "--max-concurrent", "3")  # a where-and-how flag may change
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     rows = pq.read_table(out / "trials.parquet").to_pylist()
     assert sorted(r["attention_type"] for r in rows) == ["channel", "mixed", "spatial"]
@@ -176,7 +157,7 @@ def test_ctrl_c_records_interrupted_trials_and_resume_finishes_them(tmp_path):
 
 def test_sigterm_stops_the_sweep_with_a_summary_and_status_143(tmp_path):
     out = tmp_path / "out"
-    driver = sweep(tmp_path, *TINY, wait=False)
+    driver = sweep("attention_types", tmp_path, *TINY, wait=False)
     try:
         wait_for_epoch_rows(driver, out)
         driver.send_signal(signal.SIGTERM)  # what a scheduler or `kill` sends to the driver
