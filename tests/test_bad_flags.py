@@ -54,7 +54,11 @@ CASES = [
     ("noise_robustness", ["--epochs", "four"], "invalid int value: 'four'"),
     ("noise_robustness", ["--scheduler", "hyperband"], "invalid choice: 'hyperband'"),
     ("noise_robustness", ["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
-    ("noise_robustness", ["--scheduler", "asha", "--grace-period", "10"], "exceeds the 4-epoch budget"),
+    (
+        "noise_robustness",
+        ["--scheduler", "asha", "--epochs", "4", "--grace-period", "10"],
+        "exceeds the 4-epoch budget",
+    ),
     ("noise_robustness", ["--grace-period", "0"], "--grace-period must be >= 1"),
     ("noise_robustness", ["--reduction-factor", "1"], "--reduction-factor must be in [2, 100]"),
     ("noise_robustness", ["--reduction-factor", "1000"], "--reduction-factor must be in [2, 100]"),
@@ -78,7 +82,7 @@ CASES = [
     ("search", ["--seeds", "2"], "search (TPE samples its trials)"),
     ("search", ["--num-samples", "0"], "--num-samples must be in [1, 100000]"),
     ("search", ["--num-samples", "1000000"], "--num-samples must be in [1, 100000]"),
-    ("search", ["--grace-period", "7"], "exceeds the 6-epoch budget"),
+    ("search", ["--epochs", "6", "--grace-period", "7"], "exceeds the 6-epoch budget"),
     ("search", ["--max-concurrent", "-2"], "--max-concurrent must be in"),
     ("search", ["--storage", "s3://ran-sweeps-no-such-bucket-4f2a/ran"], "--storage 's3://ran-sweeps-no-such-bucket"),
 ]
