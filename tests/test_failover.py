@@ -33,6 +33,8 @@ def test_trial_resumes_on_the_surviving_node_and_every_trial_lands_once(tmp_path
                 cluster.address,
                 "--epochs",
                 str(EPOCHS),
+                "--seeds",
+                "1",
                 *TINY_WORKLOAD,
                 "--max-concurrent",
                 "2",

@@ -101,6 +101,8 @@ def test_a_failing_trial_is_recorded_and_makes_the_sweep_exit_1_and_the_backend_
         tmp_path,
         "--epochs",
         "1",
+        "--seeds",
+        "1",
         "--width",
         "0.125",
         "--max-failures",
@@ -119,7 +121,7 @@ def test_a_failing_trial_is_recorded_and_makes_the_sweep_exit_1_and_the_backend_
 
 @pytest.mark.slow
 def test_killed_driver_resumes_without_losing_or_duplicating_rows(tmp_path):
-    flags = ["--epochs", "4", *TINY_WORKLOAD, "--max-concurrent", "2"]
+    flags = ["--epochs", "4", "--seeds", "1", *TINY_WORKLOAD, "--max-concurrent", "2"]
     driver = sweep("attention_types", tmp_path, *flags, wait=False)
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline and driver.poll() is None:

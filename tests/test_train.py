@@ -188,7 +188,7 @@ def test_cli_trains_and_rejects_bad_flags(tmp_path, capsys):
     "flags,message",
     [
         (["--dataset", "cifar10", "--data-dir", "{tmp}/no_such_folder"], "no_such_folder"),
-        (["--dataset", "digits", "--batch-size", "5000"], "batch_size=5000 exceeds"),
+        (["--dataset", "digits", "--batch-size", "2000"], "batch_size=2000 exceeds"),
         (["--dataset", "digits", "--json", "{tmp}/file.txt/run.json"], "--json"),
         (["--dataset", "digits", "--json", "{tmp}"], "--json must name a file"),
         (["--dataset", "digits", "--checkpoint-dir", "{tmp}/file.txt"], "--checkpoint-dir must name a folder"),
