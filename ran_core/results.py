@@ -233,7 +233,7 @@ def _stamp_of(part):
 def _read_compacted(path, schema):
     """The compacted file (None if there is none) and the stamp of the newest part it holds."""
     try:
-        table = pq.read_table(path)
+        table = read_parquet_file(path)
     except FileNotFoundError:
         return None, ""
     return _conform(table, schema), (table.schema.metadata or {}).get(_THROUGH.encode(), b"").decode()
@@ -268,7 +268,14 @@ def _table(rows, schema):
 
 
 def _read(path, schema):
-    return _conform(pq.read_table(path), schema)
+    return _conform(read_parquet_file(path), schema)
+
+
+def read_parquet_file(path):
+    """One Parquet file read through a single open: its bytes come from one inode, so a file
+    replaced by an atomic rename meanwhile cannot mix its footer with another file's pages (as
+    reading by path, which opens the file more than once, can)."""
+    return pq.read_table(pa.BufferReader(Path(path).read_bytes()))
 
 
 def _conform(table, schema):

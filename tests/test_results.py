@@ -15,6 +15,7 @@ from ran_core.results import (
     compacted_path,
     has_results,
     parts_path,
+    read_parquet_file,
     read_results,
     write_atomic,
 )
@@ -104,7 +105,7 @@ def test_a_reader_beside_the_writer_sees_whole_files_each_key_once_and_never_an_
             seen[r["trial_id"]] = r["test_error"]
         assert set(seen) == set(keys), "a recorded row vanished"
         if compacted_path(tmp_path, "epochs").exists():
-            pq.read_table(compacted_path(tmp_path, "epochs"))  # never half a file
+            read_parquet_file(compacted_path(tmp_path, "epochs"))  # never half a file
         reads += 1
     writer.join()
     assert writer.exitcode == 0
