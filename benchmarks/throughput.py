@@ -14,6 +14,7 @@ Ray, Optuna and TensorFlow stay off the import path under JAX (benchmarks/gpu.sh
 """
 
 import argparse
+import dataclasses
 import itertools
 import json
 import os
@@ -25,9 +26,10 @@ import keras
 import numpy as np
 
 
-def trial(model, width, batch_size, precision, steps_per_execution, dataset, epochs, repeat, num_train):
+def trial(model, width, batch_size, precision, steps_per_execution, dataset, epochs, repeat, num_train, image_size):
     """`repeat` identical trials one after another in this process; per epoch the wall time from
-    the previous epoch's end (the first: from the call to `train`, so build and compilation are in)."""
+    the previous epoch's end (the first: from the call to `train`, so build and compilation are in).
+    The second trial's first epoch shows what a sweep worker pays for a model it already compiled."""
     from ran_core.data import load_dataset
     from ran_core.train import train
 
@@ -36,6 +38,13 @@ def trial(model, width, batch_size, precision, steps_per_execution, dataset, epo
         if dataset == "synthetic"
         else load_dataset(dataset)
     )
+    if image_size and image_size != data.x_train.shape[1]:  # the same input for checkouts that differ
+        stride = data.x_train.shape[1] // image_size
+        if stride * image_size != data.x_train.shape[1]:
+            raise ValueError(f"--image-size must divide {data.x_train.shape[1]}. Received: {image_size}")
+        data = dataclasses.replace(
+            data, x_train=data.x_train[:, ::stride, ::stride], x_test=data.x_test[:, ::stride, ::stride]
+        )
     config = dict(
         model=model,
         width=width,
@@ -74,6 +83,7 @@ def trial(model, width, batch_size, precision, steps_per_execution, dataset, epo
         "precision": precision,
         "steps_per_execution": steps_per_execution,
         "dataset": dataset,
+        "image_size": int(data.x_train.shape[1]),
         "train_images": images,
         "epochs": epochs,
         "params": result.params,
@@ -87,7 +97,7 @@ def step(model, width, batch_size, precision, steps_per_execution, steps):
     from ran_core.config import TrainConfig
     from ran_core.data import load_dataset
     from ran_core.engine import choose_steps_per_execution, make_engine
-    from ran_core.train import build_training_model, compile_for
+    from ran_core.recipe import build_training_model, compile_for
 
     config = TrainConfig(
         model=model,
@@ -171,6 +181,7 @@ def main(argv=None):
     parser.add_argument("--num-train", type=int, default=2048, help="trial: training images of synthetic data")
     parser.add_argument("--epochs", type=int, default=3, help="trial: epochs per trial (>= 2 for a steady epoch)")
     parser.add_argument("--repeat", type=int, default=2, help="trial: identical trials in one process")
+    parser.add_argument("--image-size", type=int, help="trial: subsample images to this size (block-upscaled data)")
     parser.add_argument("--out", help="also write the JSON here")
     args = parser.parse_args(argv)
 
@@ -187,7 +198,16 @@ def main(argv=None):
     for model, width, batch_size, precision, spe in grid:
         if args.mode == "trial":
             row = trial(
-                model, width, batch_size, precision, spe, args.dataset, args.epochs, args.repeat, args.num_train
+                model,
+                width,
+                batch_size,
+                precision,
+                spe,
+                args.dataset,
+                args.epochs,
+                args.repeat,
+                args.num_train,
+                args.image_size,
             )
         else:
             row = step(model, width, batch_size, precision, spe, args.steps)

@@ -100,11 +100,17 @@ class _JaxEngine(_Engine):
         # The training set stays on the host only if the accelerator lacks room: then each call
         # receives its own batches, gathered on the host.
         self.on_device = _fits_on_device(x_train.nbytes + train_targets.nbytes)
-        place = jax.device_put if self.on_device else np.asarray
-        self.x_train, self.train_targets = place(x_train), place(train_targets)
-        self.x_test, self.y_test_placed = jax.device_put(x_test), jax.device_put(self.y_test)
+        self.set_data(x_train, train_targets, x_test, y_test)
         self._train = jax.jit(self._train_scan, donate_argnums=0)
         self._eval = jax.jit(self._eval_scan)
+
+    def set_data(self, x_train, train_targets, x_test, y_test):
+        import jax
+
+        place = jax.device_put if self.on_device else np.asarray
+        self.x_train, self.train_targets = place(x_train), place(train_targets)
+        self.y_test = np.asarray(y_test)
+        self.x_test, self.y_test_placed = jax.device_put(x_test), jax.device_put(self.y_test)
 
     def _train_scan(self, state, x_all, targets, rows):
         import jax
@@ -174,8 +180,10 @@ class _TensorFlowEngine(_Engine):
         import tensorflow as tf
 
         super().__init__(model, x_train, train_targets, x_test, y_test, num_classes, steps_per_execution)
-        self.x_train, self.train_targets = tf.constant(x_train), tf.constant(train_targets)
-        self.x_test, self.y_test_placed = tf.constant(x_test), tf.constant(self.y_test)
+        # Variables, not constants: the traced loops read them, so a reused engine takes new data.
+        with tf.init_scope():
+            held = [tf.Variable(a, trainable=False) for a in (x_train, train_targets, x_test, self.y_test)]
+        self.x_train, self.train_targets, self.x_test, self.y_test_placed = held
         jit = bool(model.jit_compile)
         self._train = tf.function(self._train_loop, jit_compile=jit, reduce_retracing=True)
         self._eval = tf.function(self._eval_loop, jit_compile=jit)
@@ -198,6 +206,12 @@ class _TensorFlowEngine(_Engine):
             loss_sum, confusion = loss_sum + loss, confusion + counts
         return loss_sum, confusion
 
+    def set_data(self, x_train, train_targets, x_test, y_test):
+        self.y_test = np.asarray(y_test)
+        held = (self.x_train, self.train_targets, self.x_test, self.y_test_placed)
+        for variable, value in zip(held, (x_train, train_targets, x_test, self.y_test)):
+            variable.assign(value)
+
     def _train_chunks(self, chunks):
         self.model.reset_metrics()
         for rows in chunks:
@@ -208,7 +222,8 @@ class _TensorFlowEngine(_Engine):
 
 
 def make_engine(model, x_train, train_targets, x_test, y_test, num_classes, steps_per_execution):
-    """The engine of the current backend for a compiled `model` (optimizer built)."""
+    """The engine of the current backend for a compiled `model` (optimizer built). `set_data`
+    gives it another run's data of the same shapes without retracing."""
     backend = keras.backend.backend()
     engines = {"jax": _JaxEngine, "tensorflow": _TensorFlowEngine}
     if backend not in engines:

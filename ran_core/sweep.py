@@ -224,8 +224,8 @@ def trial_env(args):
 
     env = {"KERAS_BACKEND": args.backend, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
     cache = os.environ.get("RAN_COMPILE_CACHE", os.path.join(tempfile.gettempdir(), "ran_jax_cache"))
-    if cache:
-        env["JAX_COMPILATION_CACHE_DIR"] = cache
+    if cache:  # every program, also the small ones weight initialisation compiles (seconds in all)
+        env.update(JAX_COMPILATION_CACHE_DIR=cache, JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0")
     if 0 < (args.gpus_per_trial or 0) < 1:  # several trials share one card: take memory as needed
         env.update(
             TF_FORCE_GPU_ALLOW_GROWTH="true",

@@ -4,7 +4,8 @@ Each epoch trains on a seeded permutation of the training set (augmentation insi
 step, data placed once: `ran_core.engine`), scores the clean test set in one compiled call, and
 can write a checkpoint (weights, optimizer state and schedule position, augmentation RNG,
 history) from which a stopped run resumes to the same result. The network outputs logits; the
-loss is cross-entropy from logits on every backend.
+loss is cross-entropy from logits on every backend. A process that trains the same architecture
+again reuses its compiled model with every state reset (`ran_core.model_cache`).
 """
 
 import argparse
@@ -19,11 +20,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from ran_core.augment import Preprocess
 from ran_core.config import TrainConfig
 from ran_core.data import load_dataset
-from ran_core.engine import choose_steps_per_execution, make_engine
-from ran_core.models import DEFAULT_MASK_POOLS, build_model
+from ran_core.model_cache import compiled_model
 from ran_core.noise import noisy_labels
 from ran_core.results import write_atomic
 
@@ -37,97 +36,6 @@ class TrainResult:
     confusion: np.ndarray  # [num_classes, num_classes], true label = row, last epoch
     params: int
     num_classes: int
-
-
-@keras.saving.register_keras_serializable(package="ran_core")
-def trained_label_loss(targets, logits):
-    """Cross-entropy from logits against column 0 of the targets: the (possibly noisy) labels
-    trained on. From logits, so a confidently wrong example keeps its full loss and gradient."""
-    return keras.losses.sparse_categorical_crossentropy(targets[:, 0], logits, from_logits=True)
-
-
-@keras.saving.register_keras_serializable(package="ran_core")
-class ColumnAccuracy(keras.metrics.Mean):
-    """Accuracy against one column of the targets: 0 = labels trained on, 1 = clean labels."""
-
-    def __init__(self, column=0, name="accuracy", **kwargs):
-        super().__init__(name=name, **kwargs)
-        self.column = column
-
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        hits = keras.ops.equal(
-            keras.ops.cast(y_true[:, self.column], "int32"), keras.ops.cast(keras.ops.argmax(y_pred, axis=-1), "int32")
-        )
-        return super().update_state(keras.ops.cast(hits, "float32"), sample_weight)
-
-    def get_config(self):
-        return {**super().get_config(), "column": self.column}
-
-
-def build_training_model(config, num_classes, pixel_mean):
-    """uint8 images -> Preprocess (mean, augmentation) -> network, compiled with the recipe."""
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(config.precision)
-    try:
-        keras.utils.set_random_seed(config.seed)
-        network = build_model(
-            config.model,
-            num_classes,
-            attention_type=config.attention_type,
-            learning_mode=config.learning_mode,
-            width=config.width,
-            bn_momentum=config.bn_momentum,
-            mask_pools=config.mask_pools or DEFAULT_MASK_POOLS,
-            input_shape=np.shape(pixel_mean),
-        )
-        images = keras.Input(network.input_shape[1:], dtype="uint8", name="uint8_image")
-        preprocess = Preprocess(pixel_mean, augment=config.augment, seed=config.seed, name="preprocess")
-        model = keras.Model(images, network(preprocess(images)), name=f"train_{network.name}")
-    finally:
-        keras.config.set_dtype_policy(previous)
-    return model, network
-
-
-@keras.saving.register_keras_serializable(package="ran_core")
-class SGDWithL2(keras.optimizers.SGD):
-    """SGD whose weight decay is an L2 term added to the gradient before momentum, as in Caffe and
-    PyTorch where the paper's numbers come from. (Keras' own `weight_decay` is decoupled from the
-    momentum buffer, about 10x weaker at momentum 0.9.)"""
-
-    def __init__(self, *args, l2=0.0, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.l2 = float(l2)
-
-    def update_step(self, gradient, variable, learning_rate):
-        if self.l2:
-            gradient = gradient + keras.ops.cast(self.l2, variable.dtype) * variable
-        super().update_step(gradient, variable, learning_rate)
-
-    def get_config(self):
-        return {**super().get_config(), "l2": self.l2}
-
-
-def compile_for(model, config, steps_per_epoch):
-    total = config.epochs * steps_per_epoch
-    # Keras uses values[i + 1] once the step exceeds boundaries[i]; the paper divides the rate at
-    # iteration f * total, i.e. after f * total steps.
-    boundaries = [max(0, int(round(f * total)) - 1) for f in config.lr_drops]
-    values = [config.learning_rate / 10**i for i in range(len(boundaries) + 1)]
-    schedule = keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
-    optimizer = SGDWithL2(schedule, momentum=config.momentum, nesterov=True, l2=config.weight_decay)
-    metrics = [ColumnAccuracy(0, name="accuracy"), ColumnAccuracy(1, name="clean_accuracy")]
-    model.compile(optimizer=optimizer, loss=trained_label_loss, metrics=metrics, jit_compile=default_jit_compile())
-    return schedule
-
-
-def default_jit_compile():
-    """XLA everywhere except TensorFlow on CPU, where its oneDNN kernels train a paper-width
-    Attention-56 1.85x faster than XLA (84.8 vs 45.8 img/s, batch 64, 2 cores; throughput.py)."""
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        return bool(tf.config.list_physical_devices("GPU"))
-    return "auto"
 
 
 def train(config, *, dataset=None, resume_from=None, checkpoint_dir=None, on_epoch_end=None, verbose=0):
@@ -150,8 +58,7 @@ def train(config, *, dataset=None, resume_from=None, checkpoint_dir=None, on_epo
     realised_noise = float(np.mean(labels != data.y_train))
     train_targets = np.stack([labels, data.y_train], axis=1)
 
-    model, network = build_training_model(config, data.num_classes, data.pixel_mean())
-    schedule = compile_for(model, config, steps_per_epoch)
+    model, network, engine = compiled_model(config, data, train_targets, steps_per_epoch)
     params = sum(int(np.prod(v.shape)) for v in network.trainable_variables)
     history, start_epoch = [], 0
     if resume_from is not None:
@@ -162,10 +69,6 @@ def train(config, *, dataset=None, resume_from=None, checkpoint_dir=None, on_epo
         confusion = np.asarray(state["confusion"], dtype=np.int64)
     else:
         confusion = np.zeros((data.num_classes, data.num_classes), dtype=np.int64)
-    steps_per_execution = choose_steps_per_execution(config.steps_per_execution, steps_per_epoch)
-    engine = make_engine(
-        model, data.x_train, train_targets, data.x_test, data.y_test, data.num_classes, steps_per_execution
-    )
 
     for epoch in range(start_epoch, config.epochs):
         order = np.random.default_rng([config.seed, epoch]).permutation(len(data.x_train))
@@ -181,7 +84,7 @@ def train(config, *, dataset=None, resume_from=None, checkpoint_dir=None, on_epo
             "train_accuracy": fit["accuracy"],
             "clean_train_accuracy": fit["clean_accuracy"] if noisy else None,
             **test,
-            "learning_rate": float(keras.ops.convert_to_numpy(schedule(model.optimizer.iterations - 1))),
+            "learning_rate": model.optimizer.learning_rate_at(int(model.optimizer.iterations) - 1),
             "epoch_time_s": epoch_time,
             "images_per_s": len(order) / epoch_time,
             "params": params,

@@ -15,7 +15,6 @@ import math
 import os
 import tempfile
 
-import keras
 import ray
 from ray import tune
 
@@ -41,7 +40,6 @@ def run_trial(config, datasets=None):
         raise ValueError(
             f"dataset {train_config.dataset!r} was not shared with the trials (shared: {sorted(datasets)})"
         )
-    keras.backend.clear_session()  # a reused worker process keeps nothing of the previous trial
     info = {**runtime_info(), "node_id": ray.get_runtime_context().get_node_id()}
 
     def report(metrics, save):

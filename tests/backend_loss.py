@@ -12,7 +12,7 @@ import keras
 import numpy as np
 
 from ran_core.models import build_model
-from ran_core.train import trained_label_loss
+from ran_core.recipe import trained_label_loss
 
 NETWORK = dict(name="attention56", num_classes=10, width=1 / 16)
 

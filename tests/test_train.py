@@ -216,7 +216,7 @@ def test_every_cli_flag_has_help_with_its_default(capsys):
 
 
 def test_mask_pools_is_a_config_field_that_reaches_the_model(synthetic):
-    from ran_core.train import build_training_model
+    from ran_core.recipe import build_training_model
 
     assert TrainConfig().mask_pools == (3, 2, 1)
     assert TrainConfig(model="resnet56").mask_pools is None
@@ -227,7 +227,7 @@ def test_mask_pools_is_a_config_field_that_reaches_the_model(synthetic):
 
 @pytest.mark.backend
 def test_mixed_bfloat16_trains_with_a_float32_classifier(synthetic):
-    from ran_core.train import build_training_model
+    from ran_core.recipe import build_training_model
 
     config = TrainConfig.from_dict(dict(TINY, epochs=1, precision="mixed_bfloat16"))
     model, network = build_training_model(config, 10, synthetic.pixel_mean())
