@@ -39,11 +39,8 @@ def trial(model, width, batch_size, precision, steps_per_execution, dataset, epo
         else load_dataset(dataset)
     )
     if image_size and image_size != data.x_train.shape[1]:  # the same input for checkouts that differ
-        stride = data.x_train.shape[1] // image_size
-        if stride * image_size != data.x_train.shape[1]:
-            raise ValueError(f"--image-size must divide {data.x_train.shape[1]}. Received: {image_size}")
         data = dataclasses.replace(
-            data, x_train=data.x_train[:, ::stride, ::stride], x_test=data.x_test[:, ::stride, ::stride]
+            data, x_train=_resize(data.x_train, image_size), x_test=_resize(data.x_test, image_size)
         )
     config = dict(
         model=model,
@@ -89,6 +86,16 @@ def trial(model, width, batch_size, precision, steps_per_execution, dataset, epo
         "params": result.params,
         "trials": trials,
     }
+
+
+def _resize(images, size):
+    """Block-upscaled images at another multiple of their block size: pixels repeated or strided."""
+    have = images.shape[1]
+    if size % have == 0:
+        return images.repeat(size // have, axis=1).repeat(size // have, axis=2)
+    if have % size == 0:
+        return np.ascontiguousarray(images[:, :: have // size, :: have // size])
+    raise ValueError(f"--image-size must divide or be a multiple of {have}. Received: {size}")
 
 
 def step(model, width, batch_size, precision, steps_per_execution, steps):

@@ -25,6 +25,7 @@ _SYNTHETIC_DEFAULTS = {"num_train": 1024, "num_test": 256, "num_classes": 10, "s
 # Digits are 8x8; each pixel becomes a DIGITS_UPSCALE x DIGITS_UPSCALE block. 16x16 costs a quarter of
 # 32x32 per image and still leaves the default soft masks (3/2/1 poolings) a 2x2 map in every stage.
 DIGITS_UPSCALE = 2
+PAPER_DATASET_NAMES = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100"}
 IMAGE_SIZES = {"cifar10": 32, "cifar100": 32, "digits": 8 * DIGITS_UPSCALE, "synthetic": 32}  # square, pixels
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
@@ -133,6 +134,15 @@ CIFAR100_CLASSES = tuple(
         "worm",
     ]
 )
+
+
+def pretty_dataset(name) -> str:
+    """'cifar10' -> 'CIFAR-10'; a smoke dataset with its input size: 'digits' -> 'digits 16x16'."""
+    name = str(name)
+    size = IMAGE_SIZES.get(name)
+    if name in PAPER_DATASET_NAMES:
+        return PAPER_DATASET_NAMES[name]
+    return f"{name} {size}x{size}" if size else name
 
 
 class DatasetError(ValueError):

@@ -185,8 +185,16 @@ class _TensorFlowEngine(_Engine):
             held = [tf.Variable(a, trainable=False) for a in (x_train, train_targets, x_test, self.y_test)]
         self.x_train, self.train_targets, self.x_test, self.y_test_placed = held
         jit = bool(model.jit_compile)
-        self._train = tf.function(self._train_loop, jit_compile=jit, reduce_retracing=True)
+        loop = self._train_loop if steps_per_execution > 1 else self._train_one  # CPU: no loop around it
+        self._train = tf.function(loop, jit_compile=jit, reduce_retracing=True)
         self._eval = tf.function(self._eval_loop, jit_compile=jit)
+
+    def _train_one(self, rows):
+        import tensorflow as tf
+
+        for i in range(rows.shape[0]):  # unrolled: a call's last chunk of an epoch may be shorter
+            batch_rows = rows[i]
+            self.model.train_step((tf.gather(self.x_train, batch_rows), tf.gather(self.train_targets, batch_rows)))
 
     def _train_loop(self, rows):
         import tensorflow as tf

@@ -19,7 +19,15 @@ import pandas as pd
 import pyarrow as pa
 
 from ran_core.model_names import split_model_name
-from ran_core.results import EPOCH_KEY, EPOCHS_SCHEMA, TRIAL_KEY, TRIALS_SCHEMA, has_results, read_results
+from ran_core.results import (
+    EPOCH_KEY,
+    EPOCHS_SCHEMA,
+    STATUSES,
+    TRIAL_KEY,
+    TRIALS_SCHEMA,
+    has_results,
+    read_results,
+)
 from ran_core.studies import STUDY_NAMES
 
 __all__ = [
@@ -113,9 +121,9 @@ class Results:
 
 
 def status_counts(results) -> pd.DataFrame:
-    """Trials per study and status: completed, pruned, errored, other, total."""
+    """Trials per study and status: one column per recorder status, then other and total."""
     t = results.trials if isinstance(results, Results) else results
-    cols = ["completed", "pruned", "errored"]
+    cols = list(STATUSES)
     if t.empty:
         return pd.DataFrame(columns=["study", *cols, "other", "total"]).astype(
             {c: "int64" for c in [*cols, "other", "total"]}

@@ -18,6 +18,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from ran_core.aggregation import aggregate
+from ran_core.data import pretty_dataset
 from ran_core.loading import is_missing
 from ran_core.model_names import pretty_model_name, split_model_name
 from ran_core.results import write_atomic
@@ -27,6 +28,8 @@ MEASURED_STYLE = dict(linestyle="-", marker="o", markersize=5, linewidth=1.8, ca
 STATUS_COLORS = {
     "completed": "tab:green",
     "pruned": "tab:orange",
+    "diverged": "tab:purple",
+    "interrupted": "tab:olive",
     "errored": "tab:red",
     "unknown": "tab:gray",
     "other": "tab:gray",
@@ -58,11 +61,6 @@ def mark_gap(ax, text="no completed trials"):
         zorder=10,
         bbox=dict(boxstyle="round", facecolor="0.95", edgecolor="0.7"),
     )
-
-
-def pretty_dataset(name) -> str:
-    """'cifar10' -> 'CIFAR-10'; other names unchanged."""
-    return {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100"}.get(str(name), str(name))
 
 
 class Colors:

@@ -199,8 +199,9 @@ def trial_row(experiment_id, study, trial_id, config, last_result, error, epochs
 
 
 def trial_status(error, epochs_run, budget, diverged=False, interrupted=False):
-    """What became of a trial: `errored`, `diverged` (the trainable stopped it at a NaN/inf loss),
-    `interrupted` (the sweep was stopped first), `completed` (its whole epoch budget) or `pruned`."""
+    """What became of a trial (one of results.STATUSES): `errored`, `diverged` (the trainable
+    stopped it at a NaN/inf loss), `interrupted` (the sweep was stopped first), `completed` (its
+    whole epoch budget) or `pruned`."""
     if error:
         return "errored"
     if diverged:

@@ -49,6 +49,9 @@ _CONFIG = [
 ]
 _KEY = [("experiment_id", pa.string()), ("study", pa.string()), ("trial_id", pa.string())]
 
+# A trial's `status` column: what became of it (recorder.trial_status decides).
+STATUSES = ("completed", "pruned", "diverged", "interrupted", "errored")
+
 TRIALS_SCHEMA = pa.schema(
     _KEY
     + [("status", pa.string()), ("error", pa.string())]

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ran_core import analysis, paper
-from ran_core.data import IMAGE_SIZES
+from ran_core.data import pretty_dataset
 from ran_core.model_names import pretty_model_name as pretty_model
 from ran_core.studies import STUDIES, study_info
 
@@ -247,9 +247,7 @@ def _settings(trials, claim):
 def describe_setting(setting):
     """'digits 16x16, width 0.25, 10 epochs (smoke)' or 'CIFAR-10, paper width, 205 epochs'."""
     dataset = str(setting["dataset"])
-    size = IMAGE_SIZES.get(dataset)
-    name = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100"}.get(dataset, dataset)
-    parts = [f"{name} {size}x{size}" if size and dataset not in PAPER_DATASETS else name]
+    parts = [pretty_dataset(dataset)]
     width = float(setting["width"])
     parts.append("paper width" if width == 1.0 else f"width {width:g}")
     parts.append(f"{int(setting['epochs'])} epochs")

@@ -13,6 +13,7 @@ from ran_core.aggregation import asha_table, best_trial, confusion_matrix, learn
 from ran_core.loading import Results, as_results, is_missing, status_counts
 from ran_core.model_names import pretty_model_name
 from ran_core.plot_style import STATUS_COLORS, Colors, legend, mark_gap, new_figure, pretty_dataset
+from ran_core.results import STATUSES
 from ran_core.studies import STUDY_NAMES
 
 __all__ = ["plot_asha", "plot_confusion", "plot_learning_curves", "plot_status_counts"]
@@ -228,7 +229,7 @@ def plot_status_counts(results) -> Figure:
     ax = axes[0, 0]
     y = np.arange(len(studies))[::-1]
     left = np.zeros(len(studies))
-    for status in ("completed", "pruned", "errored", "other"):
+    for status in (*STATUSES, "other"):
         vals = counts[status].to_numpy(float)
         if vals.sum():
             ax.barh(y, vals, left=left, color=STATUS_COLORS[status], label=status)

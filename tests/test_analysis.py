@@ -261,6 +261,14 @@ def test_cell_with_only_errored_trials_is_kept_as_gap(res):
     assert any("attention236" in n for n in analysis.study_notes(res, "depth"))
 
 
+def test_status_counts_keep_every_recorded_status_apart():
+    statuses = ["completed", "diverged", "diverged", "interrupted", "pruned", "mystery"]
+    trials = pd.DataFrame({"study": "noise_robustness", "status": statuses})
+    row = analysis.status_counts(trials).set_index("study").loc["noise_robustness"]
+    expected = {"completed": 1, "pruned": 1, "diverged": 2, "interrupted": 1, "errored": 0, "other": 1, "total": 6}
+    assert row.to_dict() == expected
+
+
 def test_status_counts_and_errored_list(res):
     counts = analysis.status_counts(res).set_index("study")
     assert counts.loc["search", ["completed", "pruned", "errored", "total"]].tolist() == [2, 7, 1, 10]
