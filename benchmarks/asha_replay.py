@@ -167,7 +167,7 @@ def contenders(budget):
                 time_attr=TIME_ATTR, metric=METRIC, mode=MODE, max_t=budget, grace_period=g, reduction_factor=rf
             )
         )
-        for g in (1, 2, 3)
+        for g in sorted({1, 2, 3, round(budget / 6), budget // 3})  # budget / 6: the sweep's default
         for rf in (2, 3, 4)
         if g * rf <= budget
     }
