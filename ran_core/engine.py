@@ -185,15 +185,8 @@ class _TensorFlowEngine(_Engine):
             held = [tf.Variable(a, trainable=False) for a in (x_train, train_targets, x_test, self.y_test)]
         self.x_train, self.train_targets, self.x_test, self.y_test_placed = held
         jit = bool(model.jit_compile)
-        loop = self._train_loop if steps_per_execution > 1 else self._train_one  # CPU: no loop around it
-        self._train = tf.function(loop, jit_compile=jit, reduce_retracing=True)
+        self._train = tf.function(self._train_loop, jit_compile=jit, reduce_retracing=True)
         self._eval = tf.function(self._eval_loop, jit_compile=jit)
-
-    def _train_one(self, rows):
-        """One step per call (rows [1, batch]): no graph loop, which costs 3 s of cold start here."""
-        import tensorflow as tf
-
-        self.model.train_step((tf.gather(self.x_train, rows[0]), tf.gather(self.train_targets, rows[0])))
 
     def _train_loop(self, rows):
         import tensorflow as tf
