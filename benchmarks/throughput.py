@@ -188,7 +188,7 @@ def main(argv=None):
     parser.add_argument("--num-train", type=int, default=2048, help="trial: training images of synthetic data")
     parser.add_argument("--epochs", type=int, default=3, help="trial: epochs per trial (>= 2 for a steady epoch)")
     parser.add_argument("--repeat", type=int, default=2, help="trial: identical trials in one process")
-    parser.add_argument("--image-size", type=int, help="trial: subsample images to this size (block-upscaled data)")
+    parser.add_argument("--image-size", type=int, help="trial: resize block-upscaled images to this size")
     parser.add_argument("--out", help="also write the JSON here")
     args = parser.parse_args(argv)
 

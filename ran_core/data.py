@@ -139,9 +139,9 @@ CIFAR100_CLASSES = tuple(
 def pretty_dataset(name) -> str:
     """'cifar10' -> 'CIFAR-10'; a smoke dataset with its input size: 'digits' -> 'digits 16x16'."""
     name = str(name)
-    size = IMAGE_SIZES.get(name)
     if name in PAPER_DATASET_NAMES:
         return PAPER_DATASET_NAMES[name]
+    size = IMAGE_SIZES.get(name)
     return f"{name} {size}x{size}" if size else name
 
 

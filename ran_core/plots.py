@@ -17,6 +17,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ran_core import paper
+from ran_core.data import PAPER_DATASET_NAMES
 from ran_core.loading import as_results, is_missing
 from ran_core.model_names import pretty_model_name, split_model_name
 from ran_core.plot_style import (
@@ -58,8 +59,6 @@ def plot_noise_robustness(results, study: str | None = None) -> Figure:
     """Left: test error (%) vs label-noise ratio (%), measured (solid) beside the paper's Table 5
     (+ Table 6 at 0 %, dashed); right: the gap, ResNet minus Attention error (pp), on one scale for
     both. Attention is blue and ResNet orange in both panels, whatever the depth."""
-    from ran_core.data import IMAGE_SIZES
-
     res = as_results(results, study)
     fig, axes = new_figure(1, 2, figsize=(12.0, 4.8), gridspec_kw={"width_ratios": [1.3, 1.0]})
     ax, gap_ax = axes[0]
@@ -80,10 +79,7 @@ def plot_noise_robustness(results, study: str | None = None) -> Figure:
     setting_keys = ["dataset", "width", "epochs"]
     series_keys = ["model", "attention_type", "learning_mode"]
     for setting, g_setting in groups(cells, setting_keys):
-        where = series_label(dict(zip(setting_keys, setting)), setting_keys)
-        size = IMAGE_SIZES.get(setting[0])
-        if setting[0] not in ("cifar10", "cifar100") and size:  # say what the input was
-            where = where.replace(str(setting[0]), f"{setting[0]} {size}x{size}", 1)
+        where = series_label(dict(zip(setting_keys, setting)), setting_keys)  # with the input size
         by_family = {}
         for key, g in groups(g_setting, series_keys):
             row = dict(zip(series_keys, key))
@@ -272,7 +268,7 @@ def plot_depth(results, study: str | None = None) -> Figure:
     """Test error (%) vs depth, one panel per dataset; paper Tables 6 and 3 (ARL) dashed."""
     res = as_results(results, study)
     cells = done_cells(res)
-    datasets = ["cifar10", "cifar100"]
+    datasets = list(PAPER_DATASET_NAMES)
     if not cells.empty:
         datasets += sorted(set(cells["dataset"].dropna()) - set(datasets))
     fig, axes = new_figure(1, len(datasets), figsize=(5.0 * len(datasets), 4.6))

@@ -91,8 +91,8 @@ class SGDWithL2(keras.optimizers.SGD):
         return ops.divide(self._learning_rate, ops.power(10.0, drops))
 
     def learning_rate_at(self, step):
-        """The rate applied at `step` (0-based), read on the host."""
-        drops = int(np.sum(step > np.asarray(self.lr_boundaries)))
+        """The rate applied at `step` (0-based), read on the host from the variables the step uses."""
+        drops = int(np.sum(step > ops.convert_to_numpy(self.boundaries)))
         return float(ops.convert_to_numpy(self._learning_rate)) / 10**drops
 
     def update_step(self, gradient, variable, learning_rate):

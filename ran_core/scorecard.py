@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ran_core import analysis, paper
-from ran_core.data import pretty_dataset
+from ran_core.data import PAPER_DATASET_NAMES, pretty_dataset
 from ran_core.model_names import pretty_model_name as pretty_model
 from ran_core.studies import STUDIES, study_info
 
@@ -51,7 +51,7 @@ VERDICT_RULE = (
     "the recorded test confusion matrix; the cells of a comparison are resampled independently, "
     "so for these paired comparisons it errs on the wide side."
 )
-PAPER_DATASETS = ("cifar10", "cifar100")
+PAPER_DATASETS = tuple(PAPER_DATASET_NAMES)
 NUM_BOOTSTRAP = 2000
 _NONE = "-"  # attention settings of a ResNet cell
 

@@ -26,6 +26,7 @@ def test_gap_panel_puts_measured_and_paper_gaps_on_one_scale(res):
     np.testing.assert_allclose(paper.get_ydata(), [0.47, 0.78, 0.82, 1.08, 1.46], atol=1e-9)
     measured = [label for label in gap_ax.get_legend_handles_labels()[1] if label.startswith("measured")]
     assert len(measured) == 2 and any("digits 16x16" in label for label in measured)
+    assert all(label.count("16x16") <= 1 for label in measured), measured  # the input size said once
     # Same family, same colour: measured Attention-56 and the paper's Attention-92 are both blue.
     colours = {
         label: handle.get_color() if hasattr(handle, "get_color") else handle.lines[0].get_color()
