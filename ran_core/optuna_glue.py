@@ -63,7 +63,12 @@ class PruningOptunaSearch(OptunaSearch):
             self._ot_trials[trial_id] = optuna.Trial(self._ot_study, copy_id)
 
     def on_trial_result(self, trial_id, result):
-        super().on_trial_result(trial_id, result)
+        try:
+            super().on_trial_result(trial_id, result)
+        except optuna.exceptions.UpdateFinishedTrialError:  # a resumed driver re-reports a trial Optuna closed
+            step = result.get("training_iteration")
+            logger.warning("Optuna already finished trial %s; step %s not reported again", trial_id, step)
+            return
         self._reported_steps.setdefault(trial_id, set()).add(result["training_iteration"])
 
     def on_trial_complete(self, trial_id, result=None, error=False):
