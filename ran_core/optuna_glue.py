@@ -9,7 +9,9 @@ Two more ends: a trial whose loss diverged (NaN/inf; the trainable reports `dive
 with user attribute status=diverged, so TPE learns its region is bad from the epochs it ran; a
 trial left unfinished by an interrupt is told FAIL (status=interrupted) by `fail_unfinished`, and
 continues, when the experiment is resumed, as a fresh Optuna trial with the same parameters and
-intermediate values (a finished Optuna trial cannot be reported to again).
+intermediate values (a finished Optuna trial cannot be reported to again). A trial Optuna closed
+(COMPLETE or PRUNED) after the driver's last experiment snapshot keeps its record on resume: Tune
+may rerun it from its checkpoint, and its results are not told to Optuna a second time.
 """
 
 import logging
@@ -40,15 +42,20 @@ class PruningOptunaSearch(OptunaSearch):
 
     def restore(self, checkpoint_path):
         super().restore(checkpoint_path)
-        self._reopen_interrupted()
+        self._reconcile_with_storage()
 
-    def _reopen_interrupted(self):
-        """Unfinished trials that an interrupt told FAIL continue as fresh RUNNING copies."""
+    def _reconcile_with_storage(self):
+        """The pickled searcher can be older than the study's records (the driver died between
+        telling Optuna and saving its snapshot): trials the study closed count as completed here,
+        and unfinished trials that an interrupt told FAIL continue as fresh RUNNING copies."""
         storage = self._ot_study._storage
         for trial_id, ot_trial in list(self._ot_trials.items()):
             if trial_id in self._completed_trials:
                 continue
             frozen = storage.get_trial(ot_trial._trial_id)
+            if frozen.state in (TrialState.COMPLETE, TrialState.PRUNED):
+                self._completed_trials.add(trial_id)
+                continue
             if frozen.state != TrialState.FAIL:
                 continue
             copy = optuna.trial.create_trial(
@@ -63,12 +70,7 @@ class PruningOptunaSearch(OptunaSearch):
             self._ot_trials[trial_id] = optuna.Trial(self._ot_study, copy_id)
 
     def on_trial_result(self, trial_id, result):
-        try:
-            super().on_trial_result(trial_id, result)
-        except optuna.exceptions.UpdateFinishedTrialError:  # a resumed driver re-reports a trial Optuna closed
-            step = result.get("training_iteration")
-            logger.warning("Optuna already finished trial %s; step %s not reported again", trial_id, step)
-            return
+        super().on_trial_result(trial_id, result)
         self._reported_steps.setdefault(trial_id, set()).add(result["training_iteration"])
 
     def on_trial_complete(self, trial_id, result=None, error=False):
