@@ -12,8 +12,9 @@ from ran_core.augment import Preprocess
 from ran_core.config import TrainConfig
 from ran_core.data import load_dataset
 from ran_core.engine import choose_steps_per_execution, evaluation_sums
+from ran_core.model_cache import compiled_model
 from ran_core.models import build_model
-from ran_core.train import main, train
+from ran_core.train import LEGACY_WEIGHTS_FILE, WEIGHTS_FILE, check_batch_size, load_checkpoint, main, train
 
 TINY = dict(model="attention56", width=0.125, dataset="synthetic", batch_size=32, epochs=3, learning_rate=0.05, seed=3)
 
@@ -138,6 +139,24 @@ def test_schedule_noise_metrics_and_resume_to_the_same_result(synthetic, tmp_pat
     print(f"\nresume vs uninterrupted ({keras.backend.backend()}): largest metric difference {gap:.3g}")
     with pytest.raises(ValueError, match="another config"):
         train(dict(config, learning_rate=0.1), dataset=synthetic, resume_from=tmp_path, verbose=0)
+    with pytest.raises(ValueError, match="does not fit this model: variable stem"):
+        train(dict(config, width=0.125), dataset=synthetic, resume_from=tmp_path, verbose=0)
+
+    # A checkpoint from before the .npz format (Keras .h5 weights) still loads, optimizer state included.
+    train_config = TrainConfig.from_dict(config)
+    targets = np.zeros((len(synthetic.y_train), 2), "int32")
+    model = compiled_model(train_config, synthetic, targets, check_batch_size(train_config, synthetic))[0]
+    assert load_checkpoint(model, tmp_path)["epoch"] == 3
+    variables = [*model.trainable_variables, *model.non_trainable_variables, *model.optimizer.variables]
+    expected = [keras.ops.convert_to_numpy(v) for v in variables]
+    latest = tmp_path / (tmp_path / "latest").read_text()
+    model.save_weights(latest / LEGACY_WEIGHTS_FILE)
+    (latest / WEIGHTS_FILE).unlink()
+    for variable in variables:
+        variable.assign(np.zeros(variable.shape, variable.dtype))
+    load_checkpoint(model, tmp_path)
+    for variable, value in zip(variables, expected):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(variable), value, err_msg=variable.path)
 
 
 @pytest.mark.backend
@@ -152,7 +171,7 @@ def test_clean_runs_report_no_clean_accuracy_and_checkpoints_reach_the_callback(
     assert [m["clean_train_accuracy"] for m in seen] == [None, None]
     assert [m["realised_noise_ratio"] for m in seen] == [0.0, 0.0]
     state = json.loads((tmp_path / "ckpt2" / "state.json").read_text())
-    assert state["epoch"] == 2 and (tmp_path / "ckpt2" / "model.weights.h5").exists()
+    assert state["epoch"] == 2 and (tmp_path / "ckpt2" / WEIGHTS_FILE).exists()
 
 
 def test_cli_trains_and_rejects_bad_flags(tmp_path, capsys):
