@@ -91,8 +91,15 @@ def replay_tune(make_scheduler, curves, order, workers):
         return chosen
 
     def start(trial):
+        if trial.epochs_run == curves.budget:  # paused on its last epoch: resumed, it just ends
+            complete(trial)
+            return
         trial.status = Trial.RUNNING
         heapq.heappush(running, (now + curves.epoch_s[trial.index], trial.trial_id, trial))
+
+    def complete(trial):
+        scheduler.on_trial_complete(controller, trial, trial.last_result)
+        trial.status = Trial.TERMINATED
 
     while True:
         while len(running) < workers and (trial := next_trial()) is not None:
@@ -108,11 +115,10 @@ def replay_tune(make_scheduler, curves, order, workers):
         }
         trial.last_result = result
         decision = scheduler.on_trial_result(controller, trial, result)
-        if trial.epochs_run == curves.budget or decision == TrialScheduler.STOP:
-            scheduler.on_trial_complete(controller, trial, result)
-            trial.status = Trial.TERMINATED
-        elif decision == TrialScheduler.PAUSE:
+        if decision == TrialScheduler.PAUSE:  # also on the last epoch: HyperBand holds it in its bracket
             trial.status = Trial.PAUSED
+        elif decision == TrialScheduler.STOP or trial.epochs_run == curves.budget:
+            complete(trial)
         else:
             start(trial)
     epochs = np.zeros(curves.configs, dtype=int)

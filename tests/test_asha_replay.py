@@ -1,0 +1,55 @@
+"""The scheduler replay of benchmarks/asha_replay.py on a small bank with a clear winner: Tune's
+real schedulers, driven through their hooks, must stop trials and still keep the best one. The
+budget of 18 epochs gives Tune's HyperBand a first bracket that never halves and is as large as
+the 4 workers: a replay that ends a trial on its last epoch although HyperBand said PAUSE lets
+every later trial into that bracket, and HyperBand stops nothing."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from ray.tune.schedulers import FIFOScheduler
+
+SCRIPT = Path(__file__).parents[1] / "benchmarks" / "asha_replay.py"
+CONFIGS, BUDGET = 40, 18
+
+
+@pytest.fixture(scope="module")
+def replay():
+    spec = importlib.util.spec_from_file_location("asha_replay", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def curves(replay, tmp_path):
+    """Curves that never cross: config i ends at error 0.02 + 0.01 i, so config 0 is the best."""
+    rows = [
+        {"trial_id": f"c{i:02d}", "epoch": e, "test_error": 0.02 + 0.01 * i + 0.5 * np.exp(-e / 2), "epoch_time_s": 1.0}
+        for i in range(CONFIGS)
+        for e in range(1, BUDGET + 1)
+    ]
+    path = tmp_path / "bank.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    return replay.Curves(path)
+
+
+def test_fifo_runs_every_epoch(replay, curves):
+    order = np.arange(CONFIGS)
+    epochs = replay.replay_tune(FIFOScheduler, curves, order, 4)
+    assert replay.score(curves, epochs, order) == (1.0, 0.0)
+
+
+@pytest.mark.parametrize("name", ["hyperband rf=3", "asha g=1 rf=3", "optuna successive halving g=1 rf=3"])
+def test_schedulers_stop_trials_and_keep_the_best(replay, curves, name):
+    run, make = replay.contenders(BUDGET)[name]
+    for seed in range(3):
+        order = np.random.default_rng(seed).permutation(CONFIGS)
+        epochs = run(make, curves, order, 4)
+        fraction, regret = replay.score(curves, epochs, order)
+        assert epochs.min() >= 1 and epochs[0] == BUDGET, epochs
+        assert fraction < 0.8 and regret == 0.0, (fraction, epochs)
