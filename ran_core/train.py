@@ -160,9 +160,21 @@ def load_checkpoint(model, directory):
     if (directory / WEIGHTS_FILE).exists():
         _assign_checkpointed(model, directory / WEIGHTS_FILE)
     else:
-        model.load_weights(directory / LEGACY_WEIGHTS_FILE)
+        _load_legacy(model, directory / LEGACY_WEIGHTS_FILE, state["epoch"])
     model.get_layer("preprocess").rng.state.assign(np.asarray(state["rng_state"], dtype="uint32"))
     return state
+
+
+def _load_legacy(model, path, epoch):
+    """Keras .h5 weights. Keras skips an optimizer whose variables do not match (with a warning
+    only); a run resumed that way would restart its schedule and momentum, so it is refused."""
+    model.optimizer.iterations.assign(0)
+    model.load_weights(path)
+    if epoch > 0 and int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 0:
+        raise ValueError(
+            f"checkpoint {path} holds no optimizer state this version can read (written by an older "
+            "optimizer): it cannot resume exactly. Start the run afresh."
+        )
 
 
 def _assign_checkpointed(model, path):

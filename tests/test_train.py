@@ -4,6 +4,7 @@ import dataclasses
 import json
 import re
 
+import h5py
 import keras
 import numpy as np
 import pytest
@@ -157,6 +158,11 @@ def test_schedule_noise_metrics_and_resume_to_the_same_result(synthetic, tmp_pat
     load_checkpoint(model, tmp_path)
     for variable, value in zip(variables, expected):
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(variable), value, err_msg=variable.path)
+    with h5py.File(latest / LEGACY_WEIGHTS_FILE, "r+") as weights:  # an optimizer Keras cannot match
+        optimizer_vars = weights["optimizer/vars"]
+        del optimizer_vars[str(len(optimizer_vars) - 1)]
+    with pytest.raises(ValueError, match="no optimizer state"):
+        load_checkpoint(model, tmp_path)
 
 
 @pytest.mark.backend
