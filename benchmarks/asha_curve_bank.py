@@ -7,9 +7,10 @@ recorder) trains every configuration of model x width x label noise x learning r
 decay (2 x 2 x 2 x 4 x 2 = 64) with the smoke recipe (digits 16x16, batch 32, no augmentation,
 Nesterov SGD) at widths 1/16 and 1/8 for 18 epochs, the learning rate divided by 10 at 50% and
 75% of the budget, so the late drops that reorder curves happen where a full run has them. Writes
-one row per configuration and epoch (the config columns, `epoch`, `test_error`, `epoch_time_s`);
-`benchmarks/asha_replay.py` replays Tune's schedulers over it. Trials of one architecture reuse
-its compiled model, so the whole bank took 22 minutes on two cores (1326 s, quiet machine).
+one row per configuration and epoch (the config columns, `epoch`, `test_error`, `test_loss`,
+`train_loss`, `epoch_time_s`); `benchmarks/asha_replay.py` replays Tune's schedulers over it
+(`--rank-by` picks the column they decide on). Trials of one architecture reuse
+its compiled model, so the whole bank took 19 minutes on two cores (1167 s, quiet machine).
 """
 
 import argparse
@@ -33,6 +34,7 @@ GRID = {
 }
 FIXED = {"dataset": "digits", "batch_size": 32, "augment": False, "lr_drops": (0.5, 0.75)}
 CONFIG = ("model", "width", *(name for name in GRID if name != "model"))
+CURVE_COLUMNS = ("test_error", "test_loss", "train_loss", "epoch_time_s")
 
 
 def bank_from(folder):
@@ -40,8 +42,9 @@ def bank_from(folder):
     trials = read_results(folder, "trials").to_pandas()
     epochs = read_results(folder, "epochs").to_pandas()
     done = trials[trials["status"] == "completed"]
-    bank = epochs[["trial_id", "epoch", "test_error", "epoch_time_s"]].merge(done[["trial_id", *CONFIG]], on="trial_id")
-    return bank[["trial_id", *CONFIG, "epoch", "test_error", "epoch_time_s"]].sort_values(["trial_id", "epoch"])
+    curve = ["epoch", *CURVE_COLUMNS]
+    bank = epochs[["trial_id", *curve]].merge(done[["trial_id", *CONFIG]], on="trial_id")
+    return bank[["trial_id", *CONFIG, *curve]].sort_values(["trial_id", "epoch"])
 
 
 def main(argv=None):

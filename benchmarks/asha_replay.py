@@ -36,12 +36,17 @@ METRIC, MODE, TIME_ATTR = "test_error", "min", "epoch"
 
 
 class Curves:
-    """The bank as arrays: error[config, epoch - 1] and seconds per epoch of each configuration."""
+    """The bank as arrays: error[config, epoch - 1] (test error, which regret is scored on),
+    rank[config, epoch - 1] (what the schedulers see: `rank_by`, test error unless asked) and
+    seconds per epoch of each configuration."""
 
-    def __init__(self, path):
+    def __init__(self, path, rank_by="test_error"):
         frame = pq.read_table(path).to_pandas().sort_values(["trial_id", "epoch"])
+        if rank_by not in frame.columns:
+            raise ValueError(f"--rank-by {rank_by!r} is not a column of {path}; it has {list(frame.columns)}")
         self.names = list(dict.fromkeys(frame["trial_id"]))
         self.error = np.stack([g["test_error"].to_numpy() for _, g in frame.groupby("trial_id", sort=False)])
+        self.rank = np.stack([g[rank_by].to_numpy() for _, g in frame.groupby("trial_id", sort=False)])
         self.epoch_s = np.array([g["epoch_time_s"].median() for _, g in frame.groupby("trial_id", sort=False)])
         self.configs, self.budget = self.error.shape
         self.final = self.error[:, -1]
@@ -111,7 +116,7 @@ def replay_tune(make_scheduler, curves, order, workers):
         result = {
             TIME_ATTR: trial.epochs_run,
             "training_iteration": trial.epochs_run,
-            METRIC: float(curves.error[trial.index, trial.epochs_run - 1]),
+            METRIC: float(curves.rank[trial.index, trial.epochs_run - 1]),
         }
         trial.last_result = result
         decision = scheduler.on_trial_result(controller, trial, result)
@@ -145,7 +150,7 @@ def replay_optuna(make_pruner, curves, order, workers):
             break
         now, _, index, trial = heapq.heappop(running)
         epochs[index] += 1
-        value = float(curves.error[index, epochs[index] - 1])
+        value = float(curves.rank[index, epochs[index] - 1])
         trial.report(value, int(epochs[index]))
         if epochs[index] == curves.budget:
             study.tell(trial, value)
@@ -188,9 +193,12 @@ def contenders(budget):
             time_attr=TIME_ATTR, metric=METRIC, mode=MODE, grace_period=g, min_samples_required=3
         )
     pruners = {
-        "optuna successive halving g=1 rf=3": lambda: optuna.pruners.SuccessiveHalvingPruner(
-            min_resource=1, reduction_factor=3
-        ),
+        **{
+            f"optuna successive halving g=1 rf={rf}": lambda rf=rf: optuna.pruners.SuccessiveHalvingPruner(
+                min_resource=1, reduction_factor=rf
+            )
+            for rf in (3, 5)
+        },
         "optuna hyperband rf=3": lambda: optuna.pruners.HyperbandPruner(
             min_resource=1, max_resource=budget, reduction_factor=3
         ),
@@ -217,14 +225,23 @@ def main(argv=None):
         help="each order draws this fraction of the configurations (a bootstrap over the bank)",
     )
     parser.add_argument("--only", help="replay only the contenders whose name contains this")
+    parser.add_argument(
+        "--rank-by",
+        default="test_error",
+        help="the bank column schedulers decide on (test_error, test_loss, train_loss); regret is always test error",
+    )
     args = parser.parse_args(argv)
     logging.getLogger("ray.tune").setLevel(logging.ERROR)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    curves = Curves(args.bank)
+    try:
+        curves = Curves(args.bank, args.rank_by)
+    except ValueError as err:
+        parser.error(str(err))
     size = max(2, round(args.subsample * curves.configs))
     orders = [np.random.default_rng(seed).permutation(curves.configs)[:size] for seed in range(args.orders)]
     report = {
         "bank": args.bank,
+        "rank_by": args.rank_by,
         "configs": curves.configs,
         "budget": curves.budget,
         "workers": args.workers,
