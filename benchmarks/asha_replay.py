@@ -44,10 +44,11 @@ class Curves:
         frame = pq.read_table(path).to_pandas().sort_values(["trial_id", "epoch"])
         if rank_by not in frame.columns:
             raise ValueError(f"--rank-by {rank_by!r} is not a column of {path}; it has {list(frame.columns)}")
-        self.names = list(dict.fromkeys(frame["trial_id"]))
-        self.error = np.stack([g["test_error"].to_numpy() for _, g in frame.groupby("trial_id", sort=False)])
-        self.rank = np.stack([g[rank_by].to_numpy() for _, g in frame.groupby("trial_id", sort=False)])
-        self.epoch_s = np.array([g["epoch_time_s"].median() for _, g in frame.groupby("trial_id", sort=False)])
+        trials = [g for _, g in frame.groupby("trial_id", sort=False)]
+        self.names = [g["trial_id"].iloc[0] for g in trials]
+        self.error = np.stack([g["test_error"].to_numpy() for g in trials])
+        self.rank = np.stack([g[rank_by].to_numpy() for g in trials])
+        self.epoch_s = np.array([g["epoch_time_s"].median() for g in trials])
         self.configs, self.budget = self.error.shape
         self.final = self.error[:, -1]
 

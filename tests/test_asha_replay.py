@@ -27,9 +27,16 @@ def replay():
 
 @pytest.fixture
 def curves(replay, tmp_path):
-    """Curves that never cross: config i ends at error 0.02 + 0.01 i, so config 0 is the best."""
+    """Curves that never cross: config i ends at error 0.02 + 0.01 i, so config 0 is the best; its
+    test loss says the opposite."""
     rows = [
-        {"trial_id": f"c{i:02d}", "epoch": e, "test_error": 0.02 + 0.01 * i + 0.5 * np.exp(-e / 2), "epoch_time_s": 1.0}
+        {
+            "trial_id": f"c{i:02d}",
+            "epoch": e,
+            "test_error": 0.02 + 0.01 * i + 0.5 * np.exp(-e / 2),
+            "test_loss": 1.0 - 0.01 * i + np.exp(-e / 2),  # ranks the configurations the other way round
+            "epoch_time_s": 1.0,
+        }
         for i in range(CONFIGS)
         for e in range(1, BUDGET + 1)
     ]
@@ -53,3 +60,22 @@ def test_schedulers_stop_trials_and_keep_the_best(replay, curves, name):
         fraction, regret = replay.score(curves, epochs, order)
         assert epochs.min() >= 1 and epochs[0] == BUDGET, epochs
         assert fraction < 0.8 and regret == 0.0, (fraction, epochs)
+
+
+def test_schedulers_decide_on_the_rank_column_and_regret_stays_test_error(replay, tmp_path, curves):
+    path = tmp_path / "bank.parquet"
+    by_loss = replay.Curves(path, "test_loss")
+    run, make = replay.contenders(BUDGET)["asha g=1 rf=3"]
+    order = np.random.default_rng(0).permutation(CONFIGS)
+    epochs = run(make, by_loss, order, 4)
+    assert epochs[-1] == BUDGET and epochs[0] < BUDGET, epochs  # the loss's favourite ran the budget
+    best_that_ran = np.flatnonzero(epochs == BUDGET).min()  # by test error: the lowest index
+    assert best_that_ran > 0
+    assert replay.score(by_loss, epochs, order)[1] == pytest.approx(100 * 0.01 * best_that_ran)
+
+
+def test_a_rank_column_the_bank_lacks_is_refused(replay, tmp_path, curves, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        replay.main(["--bank", str(tmp_path / "bank.parquet"), "--rank-by", "train_loss", "--orders", "1"])
+    assert exit_info.value.code == 2
+    assert "'train_loss' is not a column" in capsys.readouterr().err
