@@ -1,6 +1,7 @@
 """Learning-curve bank for the scheduler replay: a real grid sweep run to the full budget on digits.
 
     python benchmarks/asha_curve_bank.py                 # 64 configurations x 18 epochs
+    python benchmarks/asha_curve_bank.py --seed 1        # another draw: asha_curve_bank_seed1.parquet
 
 The project's own sweep (run_study: Optuna grid, FIFO so no trial is stopped, the Parquet
 recorder) trains every configuration of model x width x label noise x learning rate x weight
@@ -53,9 +54,20 @@ def main(argv=None):
     parser.add_argument("--widths", type=float, nargs="+", default=[1 / 16, 1 / 8])
     parser.add_argument("--max-concurrent", type=int, default=2)
     parser.add_argument("--backend", default="tensorflow", choices=["tensorflow", "jax"])
-    parser.add_argument("--out", default=str(BANK))
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of every trial (weights, noise, shuffling); default 0"
+    )
+    parser.add_argument("--out", help="default: asha_curve_bank.parquet, or asha_curve_bank_seed<N>.parquet")
     args = parser.parse_args(argv)
-    study = Study("asha_curve_bank", grid={**GRID, "width": args.widths}, fixed={**FIXED, "epochs": args.epochs})
+    if args.seed < 0:
+        parser.error(f"--seed must be a non-negative integer. Received: {args.seed}")
+    args.out = args.out or str(BANK if args.seed == 0 else BANK.with_name(f"{BANK.stem}_seed{args.seed}.parquet"))
+    study = Study(
+        "asha_curve_bank",
+        grid={**GRID, "width": args.widths},
+        fixed={**FIXED, "epochs": args.epochs},
+        seeds=(args.seed,),
+    )
     with tempfile.TemporaryDirectory(prefix="ran_bank_") as tmp:
         started = time.perf_counter()
         status = run_study(

@@ -1,10 +1,11 @@
 """Early stopping replayed on real learning curves: epochs used and regret, scheduler by scheduler.
 
-    python benchmarks/asha_replay.py                     # the bank in benchmarks/, 100 random orders, 4 workers
+    python benchmarks/asha_replay.py                     # every bank in benchmarks/, 100 random orders, 4 workers
     python benchmarks/asha_replay.py --orders 300 --workers 8 --bank other_bank.parquet
 
-Reads the curve bank (benchmarks/asha_curve_bank.py: every configuration's test error at every
-epoch of its full budget) and replays a sweep over it for many random trial orders: `--workers`
+Reads curve banks (benchmarks/asha_curve_bank.py: every configuration's test error at every epoch
+of its full budget; one bank per seed, each a separate draw of the same grid) and replays a sweep
+over each for many random trial orders: `--workers`
 trials run at once, each epoch takes that configuration's measured epoch time, and the decision
 after every epoch is taken by the real scheduler object (Tune's ASHA, synchronous HyperBand and
 median stopping, driven through their TrialScheduler hooks by a small event loop standing in for
@@ -14,8 +15,9 @@ No training: thousands of sweeps in seconds.
 For each scheduler it prints the fraction of the full-budget epochs used (epochs run / (configs x
 budget)) and the regret: final test error of the configuration the sweep picks (lowest final error
 among the trials that ran the whole budget) minus the lowest final error in the bank, in
-percentage points; mean, standard deviation and 90th percentile over the orders. `--subsample`
-draws a random part of the bank for each order, showing how much a verdict rests on one curve.
+percentage points; mean, standard deviation and 90th percentile over the orders of every bank,
+and the mean on each bank (a verdict one draw of curves carries shows there). `--subsample` draws a
+random part of the bank for each order, showing how much a verdict rests on one curve.
 """
 
 import argparse
@@ -31,7 +33,7 @@ import pyarrow.parquet as pq
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import ASHAScheduler, HyperBandScheduler, MedianStoppingRule, TrialScheduler
 
-BANK = Path(__file__).with_name("asha_curve_bank.parquet")
+BANKS = sorted(Path(__file__).parent.glob("asha_curve_bank*.parquet"))
 METRIC, MODE, TIME_ATTR = "test_error", "min", "epoch"
 
 
@@ -216,7 +218,12 @@ def contenders(budget):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bank", default=str(BANK))
+    parser.add_argument(
+        "--bank",
+        nargs="+",
+        default=[str(path) for path in BANKS],
+        help="one or more banks of one budget (default: every asha_curve_bank*.parquet in benchmarks/)",
+    )
     parser.add_argument("--orders", type=int, default=100, help="random trial orders per scheduler")
     parser.add_argument("--workers", type=int, default=4, help="trials running at once")
     parser.add_argument(
@@ -235,35 +242,50 @@ def main(argv=None):
     logging.getLogger("ray.tune").setLevel(logging.ERROR)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     try:
-        curves = Curves(args.bank, args.rank_by)
+        banks = {Path(path).stem: Curves(path, args.rank_by) for path in args.bank}
     except ValueError as err:
         parser.error(str(err))
-    size = max(2, round(args.subsample * curves.configs))
-    orders = [np.random.default_rng(seed).permutation(curves.configs)[:size] for seed in range(args.orders)]
+    budgets = {name: curves.budget for name, curves in banks.items()}
+    if len(set(budgets.values())) > 1:
+        parser.error(f"the banks must share one epoch budget. Received: {budgets}")
+    orders = {
+        name: [
+            np.random.default_rng(seed).permutation(curves.configs)[: max(2, round(args.subsample * curves.configs))]
+            for seed in range(args.orders)
+        ]
+        for name, curves in banks.items()
+    }
     report = {
-        "bank": args.bank,
+        "banks": {
+            name: {"configs": c.configs, "best_final_error": round(float(c.final.min()), 4)}
+            for name, c in banks.items()
+        },
         "rank_by": args.rank_by,
-        "configs": curves.configs,
-        "budget": curves.budget,
+        "budget": next(iter(budgets.values())),
         "workers": args.workers,
-        "orders": args.orders,
-        "configs_per_order": size,
-        "best_final_error": round(float(curves.final.min()), 4),
+        "orders_per_bank": args.orders,
+        "subsample": args.subsample,
         "schedulers": {},
     }
-    for name, (replay, make) in contenders(curves.budget).items():
+    for name, (replay, make) in contenders(report["budget"]).items():
         if args.only and args.only not in name:
             continue
         started = time.perf_counter()
-        fractions, regrets = np.array(
-            [score(curves, replay(make, curves, order, args.workers), order) for order in orders]
-        ).T
+        scores = {
+            bank: np.array([score(curves, replay(make, curves, order, args.workers), order) for order in orders[bank]])
+            for bank, curves in banks.items()
+        }
+        fractions, regrets = np.concatenate(list(scores.values())).T
         report["schedulers"][name] = {
             "fraction_of_full": round(fractions.mean(), 3),
             "fraction_std": round(fractions.std(), 3),
             "regret_pp": round(regrets.mean(), 2),
             "regret_std_pp": round(regrets.std(), 2),
             "regret_p90_pp": round(float(np.percentile(regrets, 90)), 2),
+            "per_bank": {
+                bank: {"fraction_of_full": round(s[:, 0].mean(), 3), "regret_pp": round(s[:, 1].mean(), 2)}
+                for bank, s in scores.items()
+            },
             "replay_s": round(time.perf_counter() - started, 1),
         }
         print(f"{name:36s} {json.dumps(report['schedulers'][name])}", flush=True)

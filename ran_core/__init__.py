@@ -11,7 +11,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ star
 
 _EXPORTS = {
     "build_model": "ran_core.models",
-    "list_models": "ran_core.models",
+    "list_models": "ran_core.architectures",
     "load_dataset": "ran_core.data",
     "noisy_labels": "ran_core.noise",
 }

@@ -10,9 +10,15 @@ import dataclasses
 import math
 import numbers
 
+from ran_core.architectures import (
+    ATTENTION_TYPES,
+    DEFAULT_MASK_POOLS,
+    LEARNING_MODES,
+    canonical_choice,
+    resolve_spec,
+)
 from ran_core.data import DATASETS
-from ran_core.layers import ATTENTION_TYPES, LEARNING_MODES, canonical_choice
-from ran_core.models import DEFAULT_MASK_POOLS, is_attention, resolve_spec
+from ran_core.model_names import is_attention
 
 PRECISIONS = ("float32", "mixed_bfloat16")
 

@@ -8,8 +8,7 @@ paper's figure) and works on every Keras 3 backend.
 import keras
 from keras import layers, ops
 
-ATTENTION_TYPES = ("mixed", "channel", "spatial")
-LEARNING_MODES = ("arl", "nal")
+from ran_core.architectures import ATTENTION_TYPES, LEARNING_MODES, canonical_choice
 
 _INIT = "he_normal"  # paper: He initialisation
 
@@ -18,13 +17,6 @@ def _batch_norm(momentum, name):
     # PyTorch/Caffe running-average momentum 0.1 == Keras momentum 0.9; Keras' 0.99 lags
     # badly when epochs are short (see README, "Batch normalisation").
     return layers.BatchNormalization(momentum=momentum, epsilon=1e-5, name=name)
-
-
-def canonical_choice(value, allowed, what):
-    """Lower-cased `value` if it names one of `allowed`, else a ValueError echoing it."""
-    if isinstance(value, str) and value.lower() in allowed:
-        return value.lower()
-    raise ValueError(f"Unknown {what}. Expected one of {list(allowed)}. Received: {what}={value!r}")
 
 
 @keras.saving.register_keras_serializable(package="ran_core")

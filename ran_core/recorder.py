@@ -105,6 +105,7 @@ class ResultRecorder(tune.Callback):
 
     def trial_row(self, trial_id, config, last_result, error, checkpoint, epochs, interrupted=False):
         """The trial's row from its epoch rows (in epoch order), counted in the status line."""
+        last_epoch = epochs[-1]["epoch"] if epochs else (last_result or {}).get("epoch")
         row = trial_row(
             self.experiment_id,
             self.study,
@@ -113,7 +114,7 @@ class ResultRecorder(tune.Callback):
             last_result or {},
             error,
             epochs,
-            confusion_from(checkpoint),
+            confusion_from(checkpoint, last_epoch),
             interrupted,
         )
         if trial_id in self._statuses:  # recorded again (a retry): counted once, as it ended last
@@ -222,15 +223,18 @@ def effective_config(config):
         return config
 
 
-def confusion_from(checkpoint):
-    """The last epoch's confusion matrix (flattened) from a trial checkpoint's state.json."""
+def confusion_from(checkpoint, epoch):
+    """The test confusion matrix (flattened) of `epoch` from a trial checkpoint's state.json; None
+    when the checkpoint is of an earlier epoch (a trial that errored or was interrupted between
+    checkpoints: trainable.CheckpointPolicy)."""
     if checkpoint is None:
         return None
     try:
         with checkpoint.filesystem.open_input_stream(f"{checkpoint.path}/state.json") as stream:
-            matrix = json.loads(stream.read()).get("confusion")
+            state = json.loads(stream.read())
     except (OSError, ValueError):
         return None
+    matrix = state.get("confusion") if state.get("epoch") == epoch else None
     return [int(v) for row in matrix for v in row] if matrix else None
 
 

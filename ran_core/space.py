@@ -12,10 +12,10 @@ import dataclasses
 import itertools
 import math
 
+from ran_core.architectures import ATTENTION_TYPES, LEARNING_MODES, list_models
 from ran_core.config import PRECISIONS, RANGES, Range, TrainConfig
 from ran_core.data import DATASETS
-from ran_core.layers import ATTENTION_TYPES, LEARNING_MODES
-from ran_core.models import is_attention, list_models
+from ran_core.model_names import is_attention
 
 
 @dataclasses.dataclass(frozen=True)

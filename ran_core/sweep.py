@@ -70,6 +70,15 @@ def parser(presets):
     )
     p.add_argument("--max-concurrent", type=int, help="default: as many trials as the cluster's resources fit")
     p.add_argument("--max-failures", type=int, default=1, help="retries of a failed trial from its checkpoint")
+    p.add_argument(
+        "--checkpoint-every",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="a trial checkpoints at its last epoch, at each ASHA rung, and otherwise once this many "
+        "seconds have passed since its last checkpoint (0: every epoch); a retry repeats at most "
+        "that much work (default: 60)",
+    )
     p.add_argument("--address", help="join an existing Ray cluster (e.g. auto); default: start a local Ray")
     p.add_argument(
         "--storage",
@@ -142,6 +151,10 @@ def configure(presets, argv=None):
         value = getattr(args, flag)
         if value is not None and (not math.isfinite(value) or value < 0 or (flag == "cpus_per_trial" and value <= 0)):
             raise ValueError(f"--{flag.replace('_', '-')} must be a positive number. Received: {value}")
+    if not (math.isfinite(args.checkpoint_every) and args.checkpoint_every >= 0):
+        raise ValueError(
+            f"--checkpoint-every must be a number of seconds >= 0. Received: --checkpoint-every {args.checkpoint_every}"
+        )
     if (args.gpus_per_trial or 0) > 1 and not float(args.gpus_per_trial).is_integer():
         raise ValueError(f"--gpus-per-trial above 1 must be whole. Received: {args.gpus_per_trial}")
     args.epochs = study.max_epochs()
@@ -241,11 +254,27 @@ def trial_env(args):
 def trainable_for(args, datasets):
     from ray import tune
 
-    from ran_core.trainable import run_trial
+    from ran_core.trainable import CheckpointPolicy, run_trial
 
+    rungs = asha_rungs(grace_period(args), args.reduction_factor, args.epochs) if args.scheduler == "asha" else ()
+    policy = CheckpointPolicy(every_s=args.checkpoint_every, epochs=frozenset(rungs))
     return tune.with_resources(
-        tune.with_parameters(run_trial, datasets=datasets), {"cpu": args.cpus_per_trial, "gpu": args.gpus_per_trial}
+        tune.with_parameters(run_trial, datasets=datasets, checkpoint_policy=policy),
+        {"cpu": args.cpus_per_trial, "gpu": args.gpus_per_trial},
     )
+
+
+def grace_period(args):
+    return args.grace_period or default_grace_period(args.epochs)
+
+
+def asha_rungs(grace, reduction_factor, max_t):
+    """The epochs at which ASHA may stop a trial: grace * reduction_factor**k below max_t."""
+    rungs, milestone = [], grace
+    while milestone < max_t:
+        rungs.append(milestone)
+        milestone *= reduction_factor
+    return rungs
 
 
 def default_grace_period(epochs):
@@ -312,7 +341,7 @@ def build_tuner(study, args, datasets, experiment, trainable=None, callbacks=())
         scheduler = ASHAScheduler(
             time_attr=TIME_ATTR,
             max_t=args.epochs,
-            grace_period=args.grace_period or default_grace_period(args.epochs),
+            grace_period=grace_period(args),
             reduction_factor=args.reduction_factor,
         )
     else:

@@ -1,8 +1,8 @@
 """The Ray Tune trainable: one sweep trial is one `ran_core.train.train` run.
 
 It lives in the installed package so that Ray workers (also under pytest) can import it. Each
-epoch is reported with `ray.tune.report` together with a checkpoint, so ASHA can stop the trial
-at a rung and a retried or resumed trial continues from its last epoch.
+epoch is reported with `ray.tune.report`; a `CheckpointPolicy` says which reports carry a
+checkpoint, from which a retried or resumed trial continues.
 
 A trial whose training or test loss stops being finite (NaN or inf) has diverged: that epoch is
 reported with `diverged: True` and the trial ends there, recorded `diverged` (not completed, not
@@ -14,6 +14,7 @@ import dataclasses
 import math
 import os
 import tempfile
+import time
 
 import ray
 from ray import tune
@@ -21,7 +22,6 @@ from ray import tune
 from ran_core.config import TrainConfig
 from ran_core.optuna_glue import DIVERGED
 from ran_core.results import runtime_info
-from ran_core.train import train
 
 TRAIN_FIELDS = {field.name for field in dataclasses.fields(TrainConfig)}
 FAIL_ENV = "RAN_FAIL_TRIAL_IF"  # test hook: "key=value" makes matching trials raise (see tests)
@@ -32,8 +32,33 @@ class _Diverged(Exception):
     """Raised from the epoch callback to leave the training loop after a diverged epoch."""
 
 
-def run_trial(config, datasets=None):
-    """Function trainable. `datasets` maps dataset name -> Dataset, shared via the object store."""
+@dataclasses.dataclass(frozen=True)
+class CheckpointPolicy:
+    """Which epochs of a trial write a checkpoint: its last, a diverged one, every epoch in
+    `epochs` (where the scheduler may stop it: ASHA's rungs), and otherwise the first epoch to end
+    `every_s` seconds or more after the last checkpoint (0: every epoch).
+
+    So the checkpoint of the epoch a trial ended on always exists (the recorder reads its test
+    confusion matrix there), and a retried or resumed trial repeats at most `every_s` seconds of
+    epochs, trained again from the same seeds; their rows replace the ones recorded first. A checkpoint
+    per epoch cost 4% of a small trial's epochs (benchmarks/sweep_overhead.py), and more where
+    storage is remote."""
+
+    every_s: float = 0.0
+    epochs: frozenset = frozenset()
+
+    def due(self, epoch, budget, seconds_since_last):
+        return epoch >= budget or epoch in self.epochs or seconds_since_last >= self.every_s
+
+
+EVERY_EPOCH = CheckpointPolicy()
+
+
+def run_trial(config, datasets=None, checkpoint_policy=EVERY_EPOCH):
+    """Function trainable. `datasets` maps dataset name -> Dataset, shared via the object store;
+    `checkpoint_policy` says which epochs write a checkpoint."""
+    from ran_core.train import train  # here, not above: the driver imports this module without Keras
+
     train_config = TrainConfig.from_dict({k: v for k, v in config.items() if k in TRAIN_FIELDS})
     _maybe_fail(config)
     if datasets is not None and train_config.dataset not in datasets:
@@ -41,12 +66,19 @@ def run_trial(config, datasets=None):
             f"dataset {train_config.dataset!r} was not shared with the trials (shared: {sorted(datasets)})"
         )
     info = {**runtime_info(), "node_id": ray.get_runtime_context().get_node_id()}
+    last_checkpoint = time.monotonic()
 
     def report(metrics, save):
+        nonlocal last_checkpoint
         diverged = not all(math.isfinite(metrics.get(name, 0.0)) for name in LOSSES)
-        with tempfile.TemporaryDirectory(prefix="ran_ckpt_") as directory:
-            save(directory)
-            tune.report({**metrics, **info, DIVERGED: diverged}, checkpoint=tune.Checkpoint.from_directory(directory))
+        metrics = {**metrics, **info, DIVERGED: diverged}
+        if diverged or checkpoint_policy.due(metrics["epoch"], train_config.epochs, time.monotonic() - last_checkpoint):
+            with tempfile.TemporaryDirectory(prefix="ran_ckpt_") as directory:
+                save(directory)
+                tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))
+            last_checkpoint = time.monotonic()
+        else:
+            tune.report(metrics)
         if diverged:
             raise _Diverged
 

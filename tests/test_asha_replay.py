@@ -79,3 +79,45 @@ def test_a_rank_column_the_bank_lacks_is_refused(replay, tmp_path, curves, capsy
         replay.main(["--bank", str(tmp_path / "bank.parquet"), "--rank-by", "train_loss", "--orders", "1"])
     assert exit_info.value.code == 2
     assert "'train_loss' is not a column" in capsys.readouterr().err
+
+
+def write_bank(path, final_of):
+    """A bank whose config i falls to `final_of(i)` by the last epoch."""
+    rows = [
+        {"trial_id": f"c{i:02d}", "epoch": e, "test_error": final_of(i) + 0.5 * np.exp(-e / 2), "epoch_time_s": 1.0}
+        for i in range(CONFIGS)
+        for e in range(1, BUDGET + 1)
+    ]
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    return path
+
+
+def test_several_banks_are_replayed_each_and_pooled(replay, tmp_path, capsys):
+    easy = write_bank(tmp_path / "easy.parquet", lambda i: 0.02 + 0.01 * i)
+    # the best configuration is slow to show it: early stopping loses it on this draw
+    crossing = tmp_path / "crossing.parquet"
+    rows = pq.read_table(easy).to_pylist()
+    for row in rows:
+        if row["trial_id"] == "c39":
+            row["test_error"] = 0.9 if row["epoch"] < BUDGET else 0.001
+    pq.write_table(pa.Table.from_pylist(rows), crossing)
+    replay.main(["--bank", str(easy), str(crossing), "--orders", "3", "--only", "asha g=1 rf=3"])
+    out = capsys.readouterr().out
+    report = replay.json.loads(out[out.index("\n{\n") :])
+    result = report["schedulers"]["asha g=1 rf=3"]
+    assert set(result["per_bank"]) == {"easy", "crossing"}
+    assert result["per_bank"]["easy"]["regret_pp"] == 0.0 and result["per_bank"]["crossing"]["regret_pp"] > 0
+    means = [bank["regret_pp"] for bank in result["per_bank"].values()]
+    assert result["regret_pp"] == pytest.approx(np.mean(means), abs=0.01)
+
+
+def test_banks_of_different_budgets_are_refused(replay, tmp_path, capsys):
+    short = tmp_path / "short.parquet"
+    rows = [
+        r for r in pq.read_table(write_bank(tmp_path / "full.parquet", lambda i: 0.1)).to_pylist() if r["epoch"] <= 9
+    ]
+    pq.write_table(pa.Table.from_pylist(rows), short)
+    with pytest.raises(SystemExit) as exit_info:
+        replay.main(["--bank", str(tmp_path / "full.parquet"), str(short), "--orders", "1"])
+    assert exit_info.value.code == 2
+    assert "must share one epoch budget" in capsys.readouterr().err

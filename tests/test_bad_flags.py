@@ -1,5 +1,6 @@
-"""A table of bad sweep inputs: each must exit with status 2 and one line on stderr, before Ray is
-imported, writing nothing (no output folder, no storage folder; existing files unchanged).
+"""A table of bad sweep inputs: each must exit with status 2 and one line on stderr, before Ray or a
+Keras backend is imported, writing nothing (no output folder, no storage folder; existing files
+unchanged).
 
 The table runs in one fresh Python process (`python tests/test_bad_flags.py ROOT`) that calls
 `run_study` for every row, so "before Ray" is checked as "ray was never imported"; a few rows also
@@ -41,6 +42,8 @@ CASES = [
     ("noise_robustness", ["--max-concurrent", "0"], "--max-concurrent must be in"),
     ("noise_robustness", ["--max-failures", "-1"], "--max-failures must be in [0, 100]"),
     ("noise_robustness", ["--max-failures", "1000"], "--max-failures must be in [0, 100]"),
+    ("noise_robustness", ["--checkpoint-every", "-1"], "--checkpoint-every must be a number of seconds >= 0"),
+    ("noise_robustness", ["--checkpoint-every", "nan"], "Received: --checkpoint-every nan"),
     ("noise_robustness", ["--dataset", "cifar10", "--data-dir", "/no/such/dir"], "does not exist"),
     ("noise_robustness", ["--data-dir", "{tmp}"], "--data-dir is read only by cifar10 and cifar100"),
     ("noise_robustness", ["--resume"], "no experiment recorded"),
@@ -157,6 +160,7 @@ def run_table(root):
                 "output_unchanged": _snapshot(out) == before,
                 "storage_absent": not storage.exists(),
                 "ray_imported": "ray" in sys.modules,
+                "backend_imported": sorted({"keras", "tensorflow", "jax"} & set(sys.modules)),
             }
         )
     return outcomes
@@ -197,6 +201,7 @@ def test_bad_input_exits_2_with_one_line_before_ray_writing_nothing(outcomes, in
     lines = outcome["stderr"].splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
     assert not outcome["ray_imported"]
+    assert not outcome["backend_imported"], "validating flags needs no Keras (ran_core.architectures)"
     assert outcome["output_unchanged"] and outcome["storage_absent"]
 
 

@@ -36,6 +36,8 @@ def test_trial_resumes_on_the_surviving_node_and_every_trial_lands_once(tmp_path
                 "--seeds",
                 "1",
                 *TINY_WORKLOAD,
+                "--checkpoint-every",
+                "0",  # every epoch: the retry continues after the last epoch the dead node finished
                 "--max-concurrent",
                 "2",
                 "--output",

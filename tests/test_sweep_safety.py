@@ -202,6 +202,7 @@ def test_a_diverging_trial_stops_and_is_recorded_diverged(tmp_path):
         num_samples=2,
         max_concurrent=2,
         max_failures=0,
+        checkpoint_every=60.0,
         cpus_per_trial=1.0,
         gpus_per_trial=0.0,
         backend="tensorflow",
