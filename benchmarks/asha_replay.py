@@ -33,7 +33,10 @@ import pyarrow.parquet as pq
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import ASHAScheduler, HyperBandScheduler, MedianStoppingRule, TrialScheduler
 
-BANKS = sorted(Path(__file__).parent.glob("asha_curve_bank*.parquet"))
+# One bank per seed, built on the engine on main (asha_curve_bank.py --seed N). The bank built on an
+# engine variant since reverted, asha_curve_bank_previous.parquet, lacks the loss columns: pass it
+# with --bank.
+BANKS = [Path(__file__).with_name(f"asha_curve_bank{suffix}.parquet") for suffix in ("", "_seed1", "_seed2")]
 METRIC, MODE, TIME_ATTR = "test_error", "min", "epoch"
 
 
@@ -182,7 +185,7 @@ def contenders(budget):
             )
         )
         for g in sorted({1, 2, 3, round(budget / 6), budget // 3})  # budget / 6: the sweep's default
-        for rf in (2, 3, 4)
+        for rf in (2, 3, 4, 5)
         if g * rf <= budget
     }
     tune["asha g=1 rf=3 brackets=3"] = lambda: ASHAScheduler(
@@ -222,7 +225,7 @@ def main(argv=None):
         "--bank",
         nargs="+",
         default=[str(path) for path in BANKS],
-        help="one or more banks of one budget (default: every asha_curve_bank*.parquet in benchmarks/)",
+        help="one or more banks of one budget (default: the seed 0, 1 and 2 banks in benchmarks/)",
     )
     parser.add_argument("--orders", type=int, default=100, help="random trial orders per scheduler")
     parser.add_argument("--workers", type=int, default=4, help="trials running at once")
@@ -241,9 +244,14 @@ def main(argv=None):
     args = parser.parse_args(argv)
     logging.getLogger("ray.tune").setLevel(logging.ERROR)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
+    names = [Path(path).stem for path in args.bank]
+    if len(set(names)) < len(names):
+        parser.error(
+            f"each bank needs a file name of its own (they name the banks in the report). Received: {args.bank}"
+        )
     try:
-        banks = {Path(path).stem: Curves(path, args.rank_by) for path in args.bank}
-    except ValueError as err:
+        banks = {name: Curves(path, args.rank_by) for name, path in zip(names, args.bank)}
+    except (ValueError, OSError) as err:
         parser.error(str(err))
     budgets = {name: curves.budget for name, curves in banks.items()}
     if len(set(budgets.values())) > 1:

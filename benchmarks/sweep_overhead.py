@@ -27,6 +27,9 @@ def main():
     parser.add_argument("--trials", type=int, default=16)
     parser.add_argument("--epochs", type=int, default=2, help="tune so one trial takes about a minute")
     parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument(
+        "--checkpoint-every", type=float, help="the sweep's flag (seconds; 0: every epoch); default: the sweep's"
+    )
     args = parser.parse_args()
     study = Study(
         "sweep_overhead",
@@ -45,6 +48,7 @@ def main():
                 f"{tmp}/storage",
                 "--max-concurrent",
                 str(args.concurrency),
+                *([] if args.checkpoint_every is None else ["--checkpoint-every", str(args.checkpoint_every)]),
             ],
         )
         wall = time.perf_counter() - started
@@ -56,6 +60,7 @@ def main():
         json.dumps(
             {
                 "exit_status": status,
+                "checkpoint_every": args.checkpoint_every,
                 "trials": len(trials),
                 "concurrency": args.concurrency,
                 "mean_trial_wall_s": round(trials["wall_time_s"].mean(), 1),

@@ -68,10 +68,18 @@ class PruningOptunaSearch(OptunaSearch):
             )
             copy_id = storage.create_new_trial(self._ot_study._study_id, template_trial=copy)
             self._ot_trials[trial_id] = optuna.Trial(self._ot_study, copy_id)
+            self._reported_steps[trial_id] = set(frozen.intermediate_values)
 
     def on_trial_result(self, trial_id, result):
+        """Tells Optuna each epoch once. An epoch trained again after a restore from an earlier
+        checkpoint (trainable.CheckpointPolicy) keeps the value Optuna was told first (Optuna
+        would ignore it with a warning), and a trial Optuna already closed is told nothing."""
+        step = result["training_iteration"]
+        told = self._reported_steps.setdefault(trial_id, set())
+        if trial_id in self._completed_trials or step in told:
+            return
         super().on_trial_result(trial_id, result)
-        self._reported_steps.setdefault(trial_id, set()).add(result["training_iteration"])
+        told.add(step)
 
     def on_trial_complete(self, trial_id, result=None, error=False):
         if error or not result or trial_id in self._completed_trials or result.get(self.metric) is None:

@@ -77,7 +77,7 @@ def parser(presets):
         metavar="SECONDS",
         help="a trial checkpoints at its last epoch, at each ASHA rung, and otherwise once this many "
         "seconds have passed since its last checkpoint (0: every epoch); a retry repeats at most "
-        "that much work (default: 60)",
+        "that long plus one epoch (default: 60)",
     )
     p.add_argument("--address", help="join an existing Ray cluster (e.g. auto); default: start a local Ray")
     p.add_argument(

@@ -8,6 +8,14 @@ from ray.tune.schedulers import ASHAScheduler
 from ran_core.recorder import confusion_from
 from ran_core.space import SMOKE
 from ran_core.sweep import asha_rungs
+from ran_core.trainable import EVERY_EPOCH, CheckpointPolicy
+
+
+def test_a_checkpoint_is_due_at_the_budget_at_a_rung_or_once_the_interval_has_passed():
+    policy = CheckpointPolicy(every_s=30.0, epochs=frozenset({3}))
+    assert [policy.due(epoch, 10, 5.0) for epoch in (1, 3, 9, 10)] == [False, True, False, True]
+    assert policy.due(2, 10, 30.0) and not policy.due(2, 10, 29.9)
+    assert all(EVERY_EPOCH.due(epoch, 10, 0.0) for epoch in range(1, 11))
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,8 @@
 snapshot can be older than the study's records, and resuming must neither crash on a trial the
 study already closed nor lose or rewrite what it recorded."""
 
+import warnings
+
 import optuna
 import pytest
 from optuna.trial import TrialState
@@ -83,3 +85,28 @@ def test_an_interrupted_trial_resumes_as_a_running_copy_that_keeps_its_epochs(tm
     assert copy.params == failed.params
     assert sorted(copy.intermediate_values) == [1, 2, 3, 4]
     assert copy.value == pytest.approx(_result(EPOCHS)["test_error"])
+
+
+def test_epochs_trained_again_after_a_restore_keep_their_first_value_without_a_warning(tmp_path):
+    """Checkpoints are sparse (trainable.CheckpointPolicy): a resumed trial can train epochs again
+    from an earlier checkpoint. Optuna keeps what it was told first, and is not asked twice."""
+    storage = optuna_storage(tmp_path / "optuna.db")
+    searcher = _searcher(storage)
+    searcher.suggest("t1")
+    _run_epochs(searcher, "t1", [1])
+    searcher.save(str(tmp_path / "searcher.pkl"))  # the snapshot is older than epochs 2 and 3
+    _run_epochs(searcher, "t1", [2, 3])
+    fail_unfinished(storage, "study")
+
+    resumed = _searcher(optuna_storage(tmp_path / "optuna.db"))
+    resumed.restore(str(tmp_path / "searcher.pkl"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for epoch in (2, 3):  # from the epoch-1 checkpoint, trained again: slightly different values
+            resumed.on_trial_result("t1", {**_result(epoch), "test_error": _result(epoch)["test_error"] + 0.01})
+        resumed.on_trial_result("t1", _result(EPOCHS))
+    assert not [w for w in caught if "already reported" in str(w.message)], [str(w.message) for w in caught]
+    resumed.on_trial_complete("t1", result=_result(EPOCHS))
+    _, copy = optuna.load_study(study_name="study", storage=storage).trials
+    assert copy.state == TrialState.COMPLETE
+    assert copy.intermediate_values == {e: pytest.approx(_result(e)["test_error"]) for e in range(1, EPOCHS + 1)}

@@ -3,6 +3,8 @@
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import optuna
@@ -28,6 +30,14 @@ def test_every_study_script_declares_valid_presets(script):
     assert set(presets) == {"smoke", "paper"}
     assert all(isinstance(s, Study) and s.name == script for s in presets.values())
     assert presets["smoke"].fixed["dataset"] == "digits"
+
+
+def test_the_sweep_driver_imports_no_keras_backend():
+    """The driver validates, schedules and records; only trials train (and import Keras)."""
+    modules = "ran_core.sweep, ran_core.trainable, ran_core.recorder, ran_core.optuna_glue, ran_core.report"
+    code = f"import sys, {modules}; print(sorted({{'keras', 'tensorflow', 'jax'}} & set(sys.modules)))"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0 and run.stdout.strip() == "[]", run.stdout + run.stderr[-2000:]
 
 
 @pytest.mark.slow
@@ -79,6 +89,8 @@ def test_asha_prunes_and_optuna_records_pruned_trials(tmp_path):
     completed = {r["trial_id"] for r in rows if r["status"] == "completed"}
     assert pruned and completed and len(pruned | completed) == 6
     assert all(r["epochs_run"] < 3 for r in rows if r["status"] == "pruned")
+    # pruned at a rung, completed at the budget: both epochs wrote the checkpoint the matrix comes from
+    assert all(r["test_confusion"] and sum(r["test_confusion"]) > 0 for r in rows)
 
     experiment = json.loads((tmp_path / "out" / "experiment.json").read_text())["name"]
     study = optuna.load_study(study_name=experiment, storage=f"sqlite:///{tmp_path / 'out' / 'optuna.db'}")
@@ -121,7 +133,9 @@ def test_a_failing_trial_is_recorded_and_makes_the_sweep_exit_1_and_the_backend_
 
 @pytest.mark.slow
 def test_killed_driver_resumes_without_losing_or_duplicating_rows(tmp_path):
-    flags = ["--epochs", "4", "--seeds", "1", *TINY_WORKLOAD, "--max-concurrent", "2"]
+    # a checkpoint every epoch, so the resumed trials continue from one (the default interval of
+    # 60 s would restart these short trials from scratch, which the Ctrl-C test covers)
+    flags = ["--epochs", "4", "--seeds", "1", *TINY_WORKLOAD, "--max-concurrent", "2", "--checkpoint-every", "0"]
     driver = sweep("attention_types", tmp_path, *flags, wait=False)
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline and driver.poll() is None:

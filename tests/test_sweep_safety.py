@@ -217,6 +217,7 @@ def test_a_diverging_trial_stops_and_is_recorded_diverged(tmp_path):
     rows = {r["learning_rate"]: r for r in pq.read_table(out / "trials.parquet").to_pylist()}
     assert rows[1e3]["status"] == "diverged" and rows[1e3]["epochs_run"] < 3, rows[1e3]
     assert rows[0.1]["status"] == "completed" and rows[0.1]["epochs_run"] == 3
+    assert rows[1e3]["test_confusion"] and rows[0.1]["test_confusion"], "each ended on a checkpointed epoch"
     assert "1 diverged" in summary["text"] and not summary["errored"]
     study_ = optuna.load_study(study_name="diverge-test", storage=f"sqlite:///{out / 'optuna.db'}")
     diverged = [t for t in study_.trials if t.params.get("learning_rate") == 1e3]
