@@ -278,10 +278,10 @@ def asha_rungs(grace, reduction_factor, max_t):
 
 
 def default_grace_period(epochs):
-    """A sixth of the budget, rounded. Replayed on two banks of 64 real digits curves of 18 epochs
+    """A sixth of the budget, rounded. Replayed on four banks of 64 real digits curves of 18 epochs
     (benchmarks/asha_replay.py; README, Early stopping), grace 3 with reduction factor 3 used 38% of
-    the full-budget epochs at 0.00 and 0.29 pp mean regret, against 58% at 0.00 and 0.44 pp for a
-    third of the budget and 20% at 0.05 and 0.54 pp for one epoch."""
+    the full-budget epochs at 0.22 pp mean regret, against 58% at 0.11 pp for a third of the budget
+    and 20% at 0.52 pp for one epoch."""
     return max(1, round(epochs / 6))
 
 
