@@ -320,10 +320,10 @@ def build_tuner(study, args, datasets, experiment, trainable=None, callbacks=())
     """The Tuner: Optuna (grid or TPE) under a concurrency limit, ASHA or FIFO, Parquet callback.
     `trainable` and extra `callbacks` are for benchmarks (default: run_trial on `datasets`)."""
     from ray import tune
-    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 
     from ran_core.optuna_glue import PruningOptunaSearch
     from ran_core.recorder import ResultRecorder
+    from ran_core.schedulers import LiveASHAScheduler, LiveFIFOScheduler
 
     sampler = sampler_for(study, args)
     storage = optuna_storage(Path(args.output) / preflight.OPTUNA_DB)
@@ -338,14 +338,14 @@ def build_tuner(study, args, datasets, experiment, trainable=None, callbacks=())
         time_attr=TIME_ATTR,
     )
     if args.scheduler == "asha":
-        scheduler = ASHAScheduler(
+        scheduler = LiveASHAScheduler(
             time_attr=TIME_ATTR,
             max_t=args.epochs,
             grace_period=grace_period(args),
             reduction_factor=args.reduction_factor,
         )
     else:
-        scheduler = FIFOScheduler()
+        scheduler = LiveFIFOScheduler()
     # reuse_actors: a finished trial's worker process (TensorFlow/JAX imported, data in memory, its
     # compiled models: ran_core.model_cache, which resets every state a run has) runs the next trial.
     tune_config = tune.TuneConfig(

@@ -1,5 +1,7 @@
 """RecentTPESampler: plain TPE below its window, TPE over the newest `window` trials above it."""
 
+import pickle
+
 import optuna
 import pytest
 
@@ -45,3 +47,23 @@ def test_above_the_window_it_models_only_the_newest_trials(history):
 def test_a_bad_window_is_rejected_with_what_was_received():
     with pytest.raises(ValueError, match="Received: window=0"):
         RecentTPESampler(window=0)
+
+
+def learning_suggestions(sampler, trials, n=8):
+    """Suggestions of a study that learns from each: every trial is told its objective."""
+    study = optuna.create_study(sampler=sampler)
+    study.add_trials(trials)
+    out = []
+    for _ in range(n):
+        trial = study.ask()
+        x, kind = trial.suggest_float("x", -5, 5), trial.suggest_categorical("kind", ["a", "b"])
+        study.tell(trial, (x - 1) ** 2 + (kind == "b"))
+        out.append((x, kind))
+    return out
+
+
+def test_each_suggestion_sees_the_trials_told_before_it_and_the_sampler_pickles_without_the_study(history):
+    sampler = RecentTPESampler(window=500, seed=3)
+    assert learning_suggestions(sampler, history) == learning_suggestions(optuna.samplers.TPESampler(seed=3), history)
+    restored = pickle.loads(pickle.dumps(sampler))
+    assert restored.window == 500 and restored._view == (None, None)
