@@ -14,14 +14,20 @@ def objective(trial):
     return (x - 1) ** 2 + (kind == "b")
 
 
-def suggestions(sampler, trials, n=5):
+def suggestions(sampler, trials, n=5, learn=False):
+    """n suggestions after `trials`; each is told FAIL (the modelled history stays unchanged) or,
+    with `learn`, its objective (each suggestion sees the ones before it)."""
     study = optuna.create_study(sampler=sampler)
     study.add_trials(trials)
     out = []
     for _ in range(n):
         trial = study.ask()
-        out.append((trial.suggest_float("x", -5, 5), trial.suggest_categorical("kind", ["a", "b"])))
-        study.tell(trial, state=optuna.trial.TrialState.FAIL)  # keeps the modelled history unchanged
+        x, kind = trial.suggest_float("x", -5, 5), trial.suggest_categorical("kind", ["a", "b"])
+        if learn:
+            study.tell(trial, (x - 1) ** 2 + (kind == "b"))
+        else:
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        out.append((x, kind))
     return out
 
 
@@ -49,21 +55,10 @@ def test_a_bad_window_is_rejected_with_what_was_received():
         RecentTPESampler(window=0)
 
 
-def learning_suggestions(sampler, trials, n=8):
-    """Suggestions of a study that learns from each: every trial is told its objective."""
-    study = optuna.create_study(sampler=sampler)
-    study.add_trials(trials)
-    out = []
-    for _ in range(n):
-        trial = study.ask()
-        x, kind = trial.suggest_float("x", -5, 5), trial.suggest_categorical("kind", ["a", "b"])
-        study.tell(trial, (x - 1) ** 2 + (kind == "b"))
-        out.append((x, kind))
-    return out
-
-
 def test_each_suggestion_sees_the_trials_told_before_it_and_the_sampler_pickles_without_the_study(history):
     sampler = RecentTPESampler(window=500, seed=3)
-    assert learning_suggestions(sampler, history) == learning_suggestions(optuna.samplers.TPESampler(seed=3), history)
+    assert suggestions(sampler, history, n=8, learn=True) == suggestions(
+        optuna.samplers.TPESampler(seed=3), history, n=8, learn=True
+    )
     restored = pickle.loads(pickle.dumps(sampler))
     assert restored.window == 500 and restored._view == (None, None)
