@@ -1,6 +1,6 @@
 """Early stopping replayed on real learning curves: epochs used and regret, scheduler by scheduler.
 
-    python benchmarks/asha_replay.py                     # every bank in benchmarks/, 100 random orders, 4 workers
+    python benchmarks/asha_replay.py                     # the seed 0-2 banks, 100 random orders, 4 workers
     python benchmarks/asha_replay.py --orders 300 --workers 8 --bank other_bank.parquet
 
 Reads curve banks (benchmarks/asha_curve_bank.py: every configuration's test error at every epoch

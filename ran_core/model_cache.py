@@ -28,7 +28,7 @@ DEFAULT_CAPACITY = 4
 
 _models = collections.OrderedDict()  # key -> (model, network, engine), most recently used last
 _initial = collections.OrderedDict()  # (key, seed, pixel mean) -> a fresh build's variable values
-INITIAL_VALUES_PER_MODEL = 4  # seeds remembered per cached model
+INITIAL_VALUES_PER_MODEL = 4  # seeds remembered: this many times the capacity, over all cached models
 stats = collections.Counter()  # "hits", "misses" and "builds_skipped" of this process (tests, benchmarks)
 
 
@@ -60,7 +60,7 @@ def compiled_model(config, data, train_targets, steps_per_epoch):
     if cached is None:
         stats["misses"] += 1
         model, network = build_training_model(config, data.num_classes, pixel_mean)
-        initial = _values(model)
+        initial = _values(model) if limit else None  # a cache that keeps nothing copies nothing
         compile_for(model, config, steps_per_epoch)
         engine = make_engine(
             model, data.x_train, train_targets, data.x_test, data.y_test, data.num_classes, steps_per_execution
