@@ -14,6 +14,7 @@ import numpy as np
 from keras import ops
 
 from ran_core.augment import Preprocess
+from ran_core.initial_weights import start_from_seed
 from ran_core.models import DEFAULT_MASK_POOLS, build_model
 
 
@@ -125,7 +126,8 @@ def set_run_hyperparameters(optimizer, config, steps_per_epoch):
 
 
 def build_training_model(config, num_classes, pixel_mean):
-    """uint8 images -> Preprocess (mean, augmentation) -> network; returns (model, network)."""
+    """uint8 images -> Preprocess (mean, augmentation) -> network, its start drawn from the
+    seed (`ran_core.initial_weights`); returns (model, network)."""
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(config.precision)
     try:
@@ -143,14 +145,15 @@ def build_training_model(config, num_classes, pixel_mean):
         images = keras.Input(network.input_shape[1:], dtype="uint8", name="uint8_image")
         preprocess = Preprocess(pixel_mean, augment=config.augment, seed=config.seed, name="preprocess")
         model = keras.Model(images, network(preprocess(images)), name=f"train_{network.name}")
+        start_from_seed(model, config.seed)
     finally:
         keras.config.set_dtype_policy(previous)
     return model, network
 
 
 def seed_weights(seed):
-    """`keras.utils.set_random_seed` (Keras, Python and NumPy seeds: initial weights follow from
-    them) without `tf.random.set_seed`, which clears TensorFlow's cache of instantiated functions
+    """`keras.utils.set_random_seed` (Keras, Python and NumPy global seeds, so that what draws from
+    them is reproducible) without `tf.random.set_seed`, which clears TensorFlow's cache of instantiated functions
     and would make a reused compiled step pay its graph optimisation again (7 s here). Keras
     draws every random number from its own seeds, never from TensorFlow's global seed."""
     from keras.src.backend.common import global_state

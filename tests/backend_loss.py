@@ -1,9 +1,11 @@
-"""Training loss and gradients of one small network on the current Keras backend.
+"""Training loss and gradients of one small network, or a run's start, on the current backend.
 
     KERAS_BACKEND=jax python tests/backend_loss.py WEIGHTS BATCH.npz OUT.npz
+    KERAS_BACKEND=jax python tests/backend_loss.py start OUT.npz
 
-The cross-backend test (test_backends.py) runs this under the other backend, because Keras'
-backend is fixed per process: same weights file, same batch, loss and gradients into OUT.npz.
+The cross-backend tests (test_backends.py) run this under the other backend, because Keras'
+backend is fixed per process: same weights file, same batch, loss and gradients into OUT.npz;
+or the variables a training model built for RUN starts with.
 """
 
 import sys
@@ -11,10 +13,12 @@ import sys
 import keras
 import numpy as np
 
+from ran_core.config import TrainConfig
 from ran_core.models import build_model
-from ran_core.recipe import trained_label_loss
+from ran_core.recipe import build_training_model, trained_label_loss
 
 NETWORK = dict(name="attention56", num_classes=10, width=1 / 16)
+RUN = dict(model="attention56", width=1 / 16, seed=7)
 
 
 def loss_and_gradients(model, images, labels):
@@ -41,6 +45,13 @@ def loss_and_gradients(model, images, labels):
     return float(loss), [keras.ops.convert_to_numpy(g) for g in grads]
 
 
+def run_start():
+    """name -> value of every variable a training model built for RUN starts with."""
+    model, _ = build_training_model(TrainConfig.from_dict(RUN), 10, np.full((32, 32, 3), 120.0))
+    variables = (*model.trainable_variables, *model.non_trainable_variables)
+    return {v.path: keras.ops.convert_to_numpy(v) for v in variables}
+
+
 def main(weights, batch_file, out):
     batch = np.load(batch_file)
     model = build_model(**NETWORK)
@@ -50,4 +61,7 @@ def main(weights, batch_file, out):
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    if sys.argv[1] == "start":
+        np.savez(sys.argv[2], backend=keras.backend.backend(), **run_start())
+    else:
+        main(*sys.argv[1:])

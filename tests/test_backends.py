@@ -1,4 +1,5 @@
-"""TensorFlow and JAX train on the same loss: equal loss and gradients for the same weights."""
+"""TensorFlow and JAX train on the same loss from the same start: equal initial weights for a seed,
+equal loss and gradients for the same weights."""
 
 import os
 import subprocess
@@ -7,11 +8,35 @@ from pathlib import Path
 
 import keras
 import numpy as np
-from backend_loss import NETWORK, loss_and_gradients
+from backend_loss import NETWORK, loss_and_gradients, run_start
 
 from ran_core.models import build_model
 
 WRONG_BY = 60.0  # the confidently wrong example: its true class's logit this far below the winner
+OTHER = {"tensorflow": "jax", "jax": "tensorflow"}
+
+
+def on_the_other_backend(*args):
+    """Runs tests/backend_loss.py with `args` under the other Keras backend; returns its OUT.npz."""
+    path = os.pathsep.join(filter(None, [str(Path(__file__).parent), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "KERAS_BACKEND": OTHER[keras.backend.backend()], "PYTHONPATH": path}
+    command = [sys.executable, str(Path(__file__).parent / "backend_loss.py"), *map(str, args)]
+    subprocess.run(command, env=env, check=True, capture_output=True, timeout=600)
+    out = np.load(args[-1])
+    assert str(out["backend"]) == OTHER[keras.backend.backend()]
+    return out
+
+
+def test_tensorflow_and_jax_start_a_run_from_the_same_weights(tmp_path):
+    ours = run_start()
+    theirs = on_the_other_backend("start", tmp_path / "start.npz")
+    assert sorted(ours) == sorted(k for k in theirs.files if k != "backend")
+    for path, value in ours.items():
+        np.testing.assert_array_equal(theirs[path], value, err_msg=path)
+    kernels = [v for path, v in ours.items() if path.endswith("/kernel")]
+    # He initialisation: each kernel scaled by sqrt(fan-in / 2) is a unit-variance draw.
+    unit = np.concatenate([(v * np.sqrt(np.prod(v.shape[:-1]) / 2)).ravel() for v in kernels])
+    assert len(kernels) > 100 and 0.95 < unit.std() < 1.05 and abs(unit.mean()) < 0.05, (unit.mean(), unit.std())
 
 
 def test_tensorflow_and_jax_agree_on_a_confidently_wrong_example(tmp_path):
@@ -28,25 +53,9 @@ def test_tensorflow_and_jax_agree_on_a_confidently_wrong_example(tmp_path):
     model.save_weights(weights)
     np.savez(batch, images=images, labels=labels)
 
-    here, other = keras.backend.backend(), {"tensorflow": "jax", "jax": "tensorflow"}[keras.backend.backend()]
+    here, other = keras.backend.backend(), OTHER[keras.backend.backend()]
     loss, grads = loss_and_gradients(model, images, labels)
-    path = os.pathsep.join(filter(None, [str(Path(__file__).parent), os.environ.get("PYTHONPATH")]))
-    env = {**os.environ, "KERAS_BACKEND": other, "PYTHONPATH": path}
-    subprocess.run(
-        [
-            sys.executable,
-            str(Path(__file__).parent / "backend_loss.py"),
-            str(weights),
-            str(batch),
-            str(tmp_path / "other.npz"),
-        ],
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=600,
-    )
-    theirs = np.load(tmp_path / "other.npz")
-    assert str(theirs["backend"]) == other
+    theirs = on_the_other_backend(weights, batch, tmp_path / "other.npz")
 
     # The batch mean: 7 examples with loss ~0 and one with ~60 (not 16.1, a probability clipped at 1e-7).
     assert WRONG_BY / 8 - 1 < loss < WRONG_BY / 8 + 1, loss
