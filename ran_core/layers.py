@@ -9,8 +9,9 @@ import keras
 from keras import layers, ops
 
 from ran_core.architectures import ATTENTION_TYPES, LEARNING_MODES, canonical_choice
+from ran_core.initial_weights import HeNormal
 
-_INIT = "he_normal"  # paper: He initialisation
+_INIT = HeNormal()  # paper: He initialisation (drawn with NumPy: ran_core.initial_weights)
 
 
 def _batch_norm(momentum, name):

@@ -19,6 +19,7 @@ from ran_core.architectures import (
     canonical_choice,
     resolve_spec,
 )
+from ran_core.initial_weights import HeNormal
 from ran_core.layers import AttentionModule, ResidualUnit
 
 
@@ -61,7 +62,7 @@ def build_model(
     stage_filters = spec.stage_filters if isinstance(spec, ResNetSpec) else STAGE_FILTERS
     inputs = keras.Input(input_shape, name="image")
     x = layers.Conv2D(
-        scaled(STEM_FILTERS), 3, padding="same", use_bias=False, kernel_initializer="he_normal", name="stem_conv"
+        scaled(STEM_FILTERS), 3, padding="same", use_bias=False, kernel_initializer=HeNormal(), name="stem_conv"
     )(inputs)
     for stage, filters in enumerate(stage_filters):
         filters, strides = scaled(filters), 1 if stage == 0 else 2
@@ -93,7 +94,7 @@ def build_model(
     x = layers.BatchNormalization(momentum=bn_momentum, epsilon=1e-5, name="head_bn")(x)
     x = layers.Activation("relu", name="head_relu")(x)
     x = layers.GlobalAveragePooling2D(name="pool")(x)
-    outputs = layers.Dense(num_classes, kernel_initializer="he_normal", name="logits", dtype="float32")(x)
+    outputs = layers.Dense(num_classes, kernel_initializer=HeNormal(), name="logits", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=label)
 
 
