@@ -8,9 +8,11 @@ import pytest
 TESTS = pathlib.Path(__file__).parent
 ROOT = TESTS.parent
 sys.path.insert(0, str(TESTS))
-# The smoke study's flags in tests: the smallest width the search space allows, two epochs and one seed (the
-# model's accuracy is not what these tests check; cells, rows, statuses and files are).
-SMOKE_FLAGS = ("--width", "0.0625", "--epochs", "2", "--seeds", "1")
+# The smoke study's flags in tests: width 1/8, two epochs and one seed (the model's accuracy is not what these
+# tests check; cells, rows, statuses and files are). Not the smallest width, 1/16: its stage-1 maps have one
+# channel, and a batch norm over a near-constant channel can blow up a step at learning rate 0.1 (Attention-56
+# on digits: 1 seed in 20 diverged, 0 in 20 at 1/8), a real outcome these tests would read as a failure.
+SMOKE_FLAGS = ("--width", "0.125", "--epochs", "2", "--seeds", "1")
 
 
 @pytest.fixture(scope="session")

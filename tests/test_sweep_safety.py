@@ -22,7 +22,7 @@ from ran_core.results import has_results, read_results
 from ran_core.sweep import _claim_optuna_study
 
 EPOCHS = 2
-TINY = ["--width", "0.0625", "--epochs", str(EPOCHS), "--seeds", "1", "--max-concurrent", "2"]
+TINY = ["--width", "0.125", "--epochs", str(EPOCHS), "--seeds", "1", "--max-concurrent", "2"]  # 1/8: see conftest
 pytestmark = pytest.mark.timeout(900)
 
 
@@ -135,8 +135,8 @@ def test_ctrl_c_records_interrupted_trials_and_resume_finishes_them(tmp_path):
     os.umask(umask)
     assert set(modes.values()) == {0o666 & ~umask}, modes  # one permission policy for result files
 
-    changed = sweep("attention_types", tmp_path, "--resume", "--width", "0.125")
-    assert changed.returncode == 2 and "--width 0.125 (recorded: 0.0625)" in changed.stderr, changed.stderr[-2000:]
+    changed = sweep("attention_types", tmp_path, "--resume", "--width", "0.25")
+    assert changed.returncode == 2 and "--width 0.25 (recorded: 0.125)" in changed.stderr, changed.stderr[-2000:]
 
     resumed = sweep("attention_types", tmp_path, "--resume", "--max-concurrent", "3")  # a where-and-how flag may change
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
