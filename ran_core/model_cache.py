@@ -85,10 +85,7 @@ def _reset(model, built, config, pixel_mean, steps_per_epoch):
     """Gives the cached model the start a fresh build for `config` would have: the values every
     build shares (zero biases, unit BN scales, BN statistics), then the seeded kernels, RNG and
     pixel mean; and restarts its optimizer."""
-    variables = (*model.trainable_variables, *model.non_trainable_variables)
-    if len(variables) != len(built):
-        raise RuntimeError(f"cached model has {len(variables)} variables, its build {len(built)}")
-    for variable, value in zip(variables, built):
+    for variable, value in zip((*model.trainable_variables, *model.non_trainable_variables), built):
         variable.assign(value)
     seed_weights(config.seed)  # the global seeds as a build leaves them
     start_from_seed(model, config.seed, pixel_mean)

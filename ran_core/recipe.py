@@ -152,10 +152,10 @@ def build_training_model(config, num_classes, pixel_mean):
 
 
 def seed_weights(seed):
-    """`keras.utils.set_random_seed` (Keras, Python and NumPy global seeds, so that what draws from
-    them is reproducible) without `tf.random.set_seed`, which clears TensorFlow's cache of instantiated functions
-    and would make a reused compiled step pay its graph optimisation again (7 s here). Keras
-    draws every random number from its own seeds, never from TensorFlow's global seed."""
+    """`keras.utils.set_random_seed` (Keras, Python and NumPy global seeds, so what draws from them
+    is reproducible) without `tf.random.set_seed`, which clears TensorFlow's cache of instantiated
+    functions and would make a reused compiled step pay its graph optimisation again (7 s here).
+    Keras draws every random number from its own seeds, never from TensorFlow's global seed."""
     from keras.src.backend.common import global_state
     from keras.src.random import seed_generator
     from keras.src.utils import rng_utils
