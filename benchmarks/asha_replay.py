@@ -5,19 +5,21 @@
 
 Reads curve banks (benchmarks/asha_curve_bank.py: every configuration's test error at every epoch
 of its full budget; one bank per seed, each a separate draw of the same grid) and replays a sweep
-over each for many random trial orders: `--workers`
-trials run at once, each epoch takes that configuration's measured epoch time, and the decision
-after every epoch is taken by the real scheduler object (Tune's ASHA, synchronous HyperBand and
-median stopping, driven through their TrialScheduler hooks by a small event loop standing in for
-the TuneController) or the real Optuna pruner (trial.report / should_prune on an in-memory study).
+over each for many random trial orders: `--workers` trials run at once, each epoch takes that
+configuration's measured epoch time, and the decision after every epoch is taken by the real
+scheduler object (the sweep's promoting ASHA, Tune's ASHA, synchronous HyperBand and median
+stopping, driven through their TrialScheduler hooks by a small event loop standing in for the
+TuneController) or the real Optuna pruner (trial.report / should_prune on an in-memory study).
 No training: thousands of sweeps in seconds.
 
-For each scheduler it prints the fraction of the full-budget epochs used (epochs run / (configs x
-budget)) and the regret: final test error of the configuration the sweep picks (lowest final error
-among the trials that ran the whole budget) minus the lowest final error in the bank, in
-percentage points; mean, standard deviation and 90th percentile over the orders of every bank,
-and the mean on each bank (a verdict one draw of curves carries shows there). `--subsample` draws a
-random part of the bank for each order, showing how much a verdict rests on one curve.
+For each bank it gives the rank correlation, epoch by epoch, of the column the schedulers decide
+on with the final test error. For each scheduler it prints the fraction of the full-budget epochs
+used (epochs run / (configs x budget)) and the regret: final test error of the configuration the
+sweep picks (lowest final error among the trials that ran the whole budget) minus the lowest final
+error in the bank, in percentage points; mean, standard deviation and 90th percentile over the
+orders of every bank, and the mean on each bank (a verdict one draw of curves carries shows
+there). `--subsample` draws a random part of the bank for each order, showing how much a verdict
+rests on one curve.
 """
 
 import argparse
@@ -29,9 +31,12 @@ from pathlib import Path
 
 import numpy as np
 import optuna
+import pandas as pd
 import pyarrow.parquet as pq
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import ASHAScheduler, HyperBandScheduler, MedianStoppingRule, TrialScheduler
+
+from ran_core.schedulers import PromotingASHAScheduler
 
 # One bank per seed, built on the engine on main (asha_curve_bank.py --seed N). The bank built on an
 # engine variant since reverted, asha_curve_bank_previous.parquet, lacks the loss columns: pass it
@@ -56,6 +61,12 @@ class Curves:
         self.epoch_s = np.array([g["epoch_time_s"].median() for g in trials])
         self.configs, self.budget = self.error.shape
         self.final = self.error[:, -1]
+
+    def rank_correlation(self):
+        """Spearman's rank correlation, epoch by epoch, of what the schedulers see with the final
+        test error: how well a rung at that epoch orders the configurations."""
+        final = pd.Series(self.final)
+        return [round(float(pd.Series(self.rank[:, e]).corr(final, method="spearman")), 2) for e in range(self.budget)]
 
 
 class _Trial:
@@ -89,7 +100,7 @@ class _Controller:
 
 def replay_tune(make_scheduler, curves, order, workers):
     """One sweep over the configurations in `order` under a Tune scheduler; returns epochs run per config."""
-    scheduler = make_scheduler()
+    scheduler = make_scheduler(len(order), workers)
     controller = _Controller(scheduler)
     waiting, running, now = list(order), [], 0.0
 
@@ -141,7 +152,7 @@ def replay_tune(make_scheduler, curves, order, workers):
 def replay_optuna(make_pruner, curves, order, workers):
     """The same sweep with an Optuna pruner deciding after every reported epoch."""
     study = optuna.create_study(
-        direction="minimize", pruner=make_pruner(), sampler=optuna.samplers.RandomSampler(seed=0)
+        direction="minimize", pruner=make_pruner(len(order), workers), sampler=optuna.samplers.RandomSampler(seed=0)
     )
     waiting, running, now = list(order), [], 0.0
     epochs = np.zeros(curves.configs, dtype=int)
@@ -177,39 +188,60 @@ def score(curves, epochs, order):
 
 
 def contenders(budget):
-    """name -> (replay function, factory of a fresh scheduler or pruner)."""
+    """name -> (replay function, factory of a fresh scheduler or pruner for a sweep of n trials
+    with w running at once)."""
+    grace_periods = sorted({1, 2, 3, round(budget / 6), budget // 3})
     tune = {
         f"asha g={g} rf={rf}": (
-            lambda g=g, rf=rf: ASHAScheduler(
+            lambda n, w, g=g, rf=rf: ASHAScheduler(
                 time_attr=TIME_ATTR, metric=METRIC, mode=MODE, max_t=budget, grace_period=g, reduction_factor=rf
             )
         )
-        for g in sorted({1, 2, 3, round(budget / 6), budget // 3})  # budget / 6: the sweep's default
+        for g in grace_periods
         for rf in (2, 3, 4, 5)
         if g * rf <= budget
     }
-    tune["asha g=1 rf=3 brackets=3"] = lambda: ASHAScheduler(
+    tune["asha g=1 rf=3 brackets=3"] = lambda n, w: ASHAScheduler(
         time_attr=TIME_ATTR, metric=METRIC, mode=MODE, max_t=budget, grace_period=1, reduction_factor=3, brackets=3
     )
-    tune["hyperband rf=3"] = lambda: HyperBandScheduler(
+    tune.update(
+        {
+            f"promoting asha g={g} rf={rf}": (
+                lambda n, w, g=g, rf=rf: PromotingASHAScheduler(
+                    time_attr=TIME_ATTR,
+                    metric=METRIC,
+                    mode=MODE,
+                    max_t=budget,
+                    grace_period=g,
+                    reduction_factor=rf,
+                    num_samples=n,
+                    max_concurrent=w,
+                )
+            )
+            for g in (1, 2, 3)
+            for rf in (3, 4, 5)
+            if g * rf <= budget
+        }
+    )
+    tune["hyperband rf=3"] = lambda n, w: HyperBandScheduler(
         time_attr=TIME_ATTR, metric=METRIC, mode=MODE, max_t=budget, reduction_factor=3
     )
     for g in (1, 3):
-        tune[f"median stopping g={g}"] = lambda g=g: MedianStoppingRule(
+        tune[f"median stopping g={g}"] = lambda n, w, g=g: MedianStoppingRule(
             time_attr=TIME_ATTR, metric=METRIC, mode=MODE, grace_period=g, min_samples_required=3
         )
     pruners = {
         **{
-            f"optuna successive halving g=1 rf={rf}": lambda rf=rf: optuna.pruners.SuccessiveHalvingPruner(
+            f"optuna successive halving g=1 rf={rf}": lambda n, w, rf=rf: optuna.pruners.SuccessiveHalvingPruner(
                 min_resource=1, reduction_factor=rf
             )
             for rf in (3, 5)
         },
-        "optuna hyperband rf=3": lambda: optuna.pruners.HyperbandPruner(
+        "optuna hyperband rf=3": lambda n, w: optuna.pruners.HyperbandPruner(
             min_resource=1, max_resource=budget, reduction_factor=3
         ),
-        "optuna median warmup=3": lambda: optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=3),
-        "optuna percentile 25 warmup=3": lambda: optuna.pruners.PercentilePruner(
+        "optuna median warmup=3": lambda n, w: optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=3),
+        "optuna percentile 25 warmup=3": lambda n, w: optuna.pruners.PercentilePruner(
             25.0, n_startup_trials=5, n_warmup_steps=3
         ),
     }
@@ -265,7 +297,11 @@ def main(argv=None):
     }
     report = {
         "banks": {
-            name: {"configs": c.configs, "best_final_error": round(float(c.final.min()), 4)}
+            name: {
+                "configs": c.configs,
+                "best_final_error": round(float(c.final.min()), 4),
+                "rank_correlation_by_epoch": c.rank_correlation(),
+            }
             for name, c in banks.items()
         },
         "rank_by": args.rank_by,

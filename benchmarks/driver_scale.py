@@ -8,9 +8,10 @@
 minimal trial objects, as the TuneController would, then compacts and reads everything back.
 `optuna` times one suggestion (ask + the search study's define-by-run) of the sweep's own sampler
 (sweep.sampler_for) on an in-memory study already holding N finished trials (one in five COMPLETE,
-the rest PRUNED, as under ASHA). `tuner` runs the
-sweep's own Tuner (sweep.build_tuner: PruningOptunaSearch, ASHA, recorder, reuse_actors) over a
-no-op trainable whose test error is a smooth function of the config, on a local Ray, and reports
+the rest PRUNED, as under ASHA). `tuner` runs the sweep's own Tuner (sweep.build_tuner:
+PruningOptunaSearch, the sweep's ASHA or `--scheduler asha-stopping`, recorder, reuse_actors) over
+a no-op trainable whose test error is a smooth function of the config, checkpointed at the rungs so
+that a trial ASHA paused resumes where it stopped, on a local Ray, and reports
 trials per minute and driver CPU per trial for each block of trials. Each prints JSON.
 """
 
@@ -29,6 +30,7 @@ from ray import tune
 
 from ran_core.recorder import ResultRecorder
 from ran_core.results import compacted_path, parts_path, read_results
+from ran_core.schedulers import asha_rungs
 from ran_core.space import SMOKE, Study
 from ran_core.sweep import build_tuner, configure, reconcile, sampler_for
 
@@ -179,11 +181,23 @@ class _Probe(tune.Callback):
         }
 
 
-def noop_trial(config):
-    """No training: a smooth function of the config, falling with the epoch, reported per epoch."""
+def noop_trial(config, checkpoint_epochs=frozenset()):
+    """No training: a smooth function of the config, falling with the epoch, reported per epoch,
+    with a checkpoint (the epoch, in a small file) at `checkpoint_epochs` to resume from after a pause."""
     quality = abs(math.log10(config["learning_rate"] / 0.1)) + abs(math.log10(config["weight_decay"] / 1e-4)) / 4
-    for epoch in range(1, config["epochs"] + 1):
-        tune.report({"epoch": epoch, "test_error": 0.05 + 0.1 * quality + 0.5 / epoch})
+    start = 0
+    checkpoint = tune.get_checkpoint()
+    if checkpoint:
+        with checkpoint.as_directory() as folder:
+            start = json.loads(Path(folder, "epoch.json").read_text())
+    for epoch in range(start + 1, config["epochs"] + 1):
+        metrics = {"epoch": epoch, "test_error": 0.05 + 0.1 * quality + 0.5 / epoch}
+        if epoch not in checkpoint_epochs:
+            tune.report(metrics)
+            continue
+        with tempfile.TemporaryDirectory() as folder:
+            Path(folder, "epoch.json").write_text(json.dumps(epoch))
+            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
 
 def bench_tuner(args):
@@ -208,7 +222,9 @@ def bench_tuner(args):
             "--max-concurrent",
             str(args.concurrency),
             "--scheduler",
-            "asha",
+            args.scheduler,
+            "--rank-by",
+            "test_error",  # the one metric the no-op trainable reports
             "--cpus-per-trial",
             str(args.cpus_per_trial),
             "--max-failures",
@@ -219,6 +235,7 @@ def bench_tuner(args):
         else:
             argv += ["--num-samples", str(args.trials)]
         study, sweep_args = configure({"smoke": study}, argv)
+        rungs = asha_rungs(sweep_args.grace_period, sweep_args.reduction_factor, args.epochs)
         sweep_args.gpus_per_trial = 0.0
         Path(sweep_args.output).mkdir(parents=True)
         ray.init(num_cpus=args.ray_cpus, include_dashboard=False, log_to_driver=False)
@@ -229,7 +246,9 @@ def bench_tuner(args):
                 sweep_args,
                 None,
                 "driver_scale",
-                trainable=tune.with_resources(noop_trial, {"cpu": args.cpus_per_trial}),
+                trainable=tune.with_resources(
+                    tune.with_parameters(noop_trial, checkpoint_epochs=frozenset(rungs)), {"cpu": args.cpus_per_trial}
+                ),
                 callbacks=[probe],
             )
             started = time.perf_counter()
@@ -246,6 +265,7 @@ def bench_tuner(args):
     return {
         "mode": "tuner",
         "sampler": args.sampler,
+        "scheduler": args.scheduler,
         "trials": len(trials),
         "epochs": args.epochs,
         "concurrency": args.concurrency,
@@ -272,6 +292,12 @@ def main(argv=None):
     tuner.add_argument("--trials", type=int, default=2000)
     tuner.add_argument("--epochs", type=int, default=9)
     tuner.add_argument("--sampler", choices=["tpe", "grid"], default="tpe")
+    tuner.add_argument(
+        "--scheduler",
+        choices=["asha", "asha-stopping"],
+        default="asha",
+        help="asha (the sweep's default) pauses every trial at each rung; asha-stopping is Tune's ASHA",
+    )
     tuner.add_argument("--concurrency", type=int, default=8)
     tuner.add_argument("--cpus-per-trial", type=float, default=0.25)
     tuner.add_argument("--ray-cpus", type=int, default=2)

@@ -29,6 +29,7 @@ RESULT_FLAGS = (
     "scheduler",
     "grace_period",
     "reduction_factor",
+    "rank_by",
     "backend",
 )
 

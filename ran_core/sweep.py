@@ -32,6 +32,12 @@ FLAG_RANGES = {
     "grace_period": (1, None),
 }
 READS_DATA_DIR = ("cifar10", "cifar100")
+SCHEDULERS = ("asha", "asha-stopping", "fifo")
+RANK_BY = ("train_loss", "test_loss", "test_error")  # metrics every epoch reports; lower is better
+# Each ASHA's defaults: (grace period as a share of the epoch budget, reduction factor), chosen by
+# replaying real learning curves (benchmarks/asha_replay.py; README, Early stopping).
+ASHA_DEFAULTS = {"asha": (1 / 18, 5), "asha-stopping": (1 / 6, 3)}
+ASHA_FLAGS = ("grace_period", "reduction_factor", "rank_by")
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -55,13 +61,30 @@ def parser(presets):
     p.add_argument("--seeds", type=int, help="seeds per grid cell (0, 1, ..., N-1)")
     p.add_argument("--epochs", type=int, help="replace the preset's epoch budget")
     p.add_argument("--width", type=float, help="replace the preset's channel multiplier (1.0 = paper widths)")
-    p.add_argument("--scheduler", choices=["asha", "fifo"], help="default: asha for searches, fifo for grids")
+    p.add_argument(
+        "--scheduler",
+        choices=SCHEDULERS,
+        help="asha: trials wait at each rung and the top 1/N go on; asha-stopping: Tune's ASHA, which "
+        "decides when a trial arrives and never pauses one; fifo: no early stopping "
+        "(default: asha for searches, fifo for grids)",
+    )
     p.add_argument(
         "--grace-period",
         type=int,
-        help="ASHA: epochs before a trial can be stopped (default: a sixth of the budget; README, Early stopping)",
+        help="ASHA: epochs before a trial can be stopped (default: asha an 18th of the budget, "
+        "asha-stopping a sixth; README, Early stopping)",
     )
-    p.add_argument("--reduction-factor", type=int, default=3, help="ASHA: keep 1/N of the trials at each rung")
+    p.add_argument(
+        "--reduction-factor",
+        type=int,
+        help="ASHA: keep 1/N of the trials at each rung (default: asha 5, asha-stopping 3)",
+    )
+    p.add_argument(
+        "--rank-by",
+        choices=RANK_BY,
+        help="ASHA: the metric its rungs compare (default: train_loss, which ranks trials after a few "
+        "epochs by their final test error better than the test set does; README, Early stopping)",
+    )
     p.add_argument("--cpus-per-trial", type=float, default=1.0)
     p.add_argument(
         "--gpus-per-trial",
@@ -170,6 +193,18 @@ def configure(presets, argv=None):
     if "://" not in args.storage:
         args.storage = str(Path(args.storage).resolve())
     args.scheduler = args.scheduler or ("fifo" if study.exhaustive else "asha")
+    if args.scheduler in ASHA_DEFAULTS:
+        share, reduction_factor = ASHA_DEFAULTS[args.scheduler]
+        args.grace_period = args.grace_period or max(1, round(share * args.epochs))
+        args.reduction_factor = args.reduction_factor or reduction_factor
+        args.rank_by = args.rank_by or "train_loss"
+    else:
+        given = [f"--{name.replace('_', '-')}" for name in ASHA_FLAGS if getattr(args, name) is not None]
+        if given:
+            raise ValueError(
+                f"{', '.join(given)}: ASHA's flags, for --scheduler asha or asha-stopping; this run's "
+                f"scheduler is fifo (a grid study's default)"
+            )
     args.num_samples = study.num_cells() if study.exhaustive else args.num_samples or 16
     args.result_flags = result_flags(study, args)
     if recorded and "flags" in recorded:
@@ -215,6 +250,7 @@ def result_flags(study, args):
         "scheduler": args.scheduler,
         "grace_period": args.grace_period,
         "reduction_factor": args.reduction_factor,
+        "rank_by": args.rank_by,
         "backend": args.backend,
     }
 
@@ -254,35 +290,15 @@ def trial_env(args):
 def trainable_for(args, datasets):
     from ray import tune
 
+    from ran_core.schedulers import asha_rungs
     from ran_core.trainable import CheckpointPolicy, run_trial
 
-    rungs = asha_rungs(grace_period(args), args.reduction_factor, args.epochs) if args.scheduler == "asha" else ()
+    rungs = asha_rungs(args.grace_period, args.reduction_factor, args.epochs) if args.scheduler in ASHA_DEFAULTS else ()
     policy = CheckpointPolicy(every_s=args.checkpoint_every, epochs=frozenset(rungs))
     return tune.with_resources(
         tune.with_parameters(run_trial, datasets=datasets, checkpoint_policy=policy),
         {"cpu": args.cpus_per_trial, "gpu": args.gpus_per_trial},
     )
-
-
-def grace_period(args):
-    return args.grace_period or default_grace_period(args.epochs)
-
-
-def asha_rungs(grace, reduction_factor, max_t):
-    """The epochs at which ASHA may stop a trial: grace * reduction_factor**k below max_t."""
-    rungs, milestone = [], grace
-    while milestone < max_t:
-        rungs.append(milestone)
-        milestone *= reduction_factor
-    return rungs
-
-
-def default_grace_period(epochs):
-    """A sixth of the budget, rounded. Replayed on four banks of 64 real digits curves of 18 epochs
-    (benchmarks/asha_replay.py; README, Early stopping), grace 3 with reduction factor 3 used 38% of
-    the full-budget epochs at 0.22 pp mean regret, against 58% at 0.11 pp for a third of the budget
-    and 20% at 0.52 pp for one epoch."""
-    return max(1, round(epochs / 6))
 
 
 def optuna_storage(path):
@@ -317,13 +333,18 @@ def sampler_for(study, args):
 
 
 def build_tuner(study, args, datasets, experiment, trainable=None, callbacks=()):
-    """The Tuner: Optuna (grid or TPE) under a concurrency limit, ASHA or FIFO, Parquet callback.
+    """The Tuner: Optuna (grid or TPE) under a concurrency limit, an ASHA or FIFO, Parquet callback.
     `trainable` and extra `callbacks` are for benchmarks (default: run_trial on `datasets`)."""
     from ray import tune
 
     from ran_core.optuna_glue import PruningOptunaSearch
     from ran_core.recorder import ResultRecorder
-    from ran_core.schedulers import LiveASHAScheduler, LiveFIFOScheduler
+    from ran_core.schedulers import (
+        LiveASHAScheduler,
+        LiveFIFOScheduler,
+        PromotingASHAScheduler,
+        WaitingAwareLimiter,
+    )
 
     sampler = sampler_for(study, args)
     storage = optuna_storage(Path(args.output) / preflight.OPTUNA_DB)
@@ -337,11 +358,26 @@ def build_tuner(study, args, datasets, experiment, trainable=None, callbacks=())
         max_t=args.epochs,
         time_attr=TIME_ATTR,
     )
+    max_concurrent = args.max_concurrent
     if args.scheduler == "asha":
+        scheduler = PromotingASHAScheduler(
+            time_attr=TIME_ATTR,
+            metric=args.rank_by,
+            mode="min",
+            max_t=args.epochs,
+            grace_period=args.grace_period,
+            reduction_factor=args.reduction_factor,
+            num_samples=args.num_samples,
+            max_concurrent=args.max_concurrent,
+        )
+        searcher, max_concurrent = WaitingAwareLimiter(searcher, args.max_concurrent, scheduler), None
+    elif args.scheduler == "asha-stopping":
         scheduler = LiveASHAScheduler(
             time_attr=TIME_ATTR,
+            metric=args.rank_by,
+            mode="min",
             max_t=args.epochs,
-            grace_period=grace_period(args),
+            grace_period=args.grace_period,
             reduction_factor=args.reduction_factor,
         )
     else:
@@ -354,7 +390,7 @@ def build_tuner(study, args, datasets, experiment, trainable=None, callbacks=())
         metric=METRIC,
         mode=MODE,
         num_samples=args.num_samples,
-        max_concurrent_trials=args.max_concurrent,
+        max_concurrent_trials=max_concurrent,
         reuse_actors=True,
     )
     run_config = tune.RunConfig(

@@ -1,6 +1,7 @@
 """Free search: Optuna TPE over the whole space (depth, attention type, learning mode, learning
-rate, weight decay, batch size), with ASHA stopping weak trials at its rungs. Trials ASHA stops
-are recorded as pruned, in Optuna (results/search/optuna.db) and in trials.parquet.
+rate, weight decay, batch size), with ASHA stopping weak trials at its rungs (each trial waits
+there; the best fifth by training loss go on). Trials ASHA stops are recorded as pruned, in Optuna
+(results/search/optuna.db) and in trials.parquet.
 
     python sweeps/search.py                            # smoke: 16 small trials on offline digits
     python sweeps/search.py --preset paper --num-samples 128 --address auto --storage s3://BUCKET/ran

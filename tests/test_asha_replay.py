@@ -47,11 +47,13 @@ def curves(replay, tmp_path):
 
 def test_fifo_runs_every_epoch(replay, curves):
     order = np.arange(CONFIGS)
-    epochs = replay.replay_tune(FIFOScheduler, curves, order, 4)
+    epochs = replay.replay_tune(lambda n, w: FIFOScheduler(), curves, order, 4)
     assert replay.score(curves, epochs, order) == (1.0, 0.0)
 
 
-@pytest.mark.parametrize("name", ["hyperband rf=3", "asha g=1 rf=3", "optuna successive halving g=1 rf=3"])
+@pytest.mark.parametrize(
+    "name", ["hyperband rf=3", "asha g=1 rf=3", "promoting asha g=1 rf=5", "optuna successive halving g=1 rf=3"]
+)
 def test_schedulers_stop_trials_and_keep_the_best(replay, curves, name):
     run, make = replay.contenders(BUDGET)[name]
     for seed in range(3):
@@ -72,6 +74,11 @@ def test_schedulers_decide_on_the_rank_column_and_regret_stays_test_error(replay
     best_that_ran = np.flatnonzero(epochs == BUDGET).min()  # by test error: the lowest index
     assert best_that_ran > 0
     assert replay.score(by_loss, epochs, order)[1] == pytest.approx(100 * 0.01 * best_that_ran)
+
+
+def test_rank_correlation_tells_how_well_each_epoch_orders_the_final_error(replay, tmp_path, curves):
+    assert curves.rank_correlation() == [1.0] * BUDGET  # curves that never cross
+    assert replay.Curves(tmp_path / "bank.parquet", "test_loss").rank_correlation() == [-1.0] * BUDGET
 
 
 def test_a_rank_column_the_bank_lacks_is_refused(replay, tmp_path, curves, capsys):

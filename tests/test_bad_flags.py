@@ -63,6 +63,8 @@ CASES = [
         "exceeds the 4-epoch budget",
     ),
     ("noise_robustness", ["--grace-period", "0"], "--grace-period must be >= 1"),
+    ("noise_robustness", ["--rank-by", "test_error"], "--rank-by: ASHA's flags, for --scheduler asha"),
+    ("search", ["--rank-by", "accuracy"], "invalid choice: 'accuracy'"),
     ("noise_robustness", ["--reduction-factor", "1"], "--reduction-factor must be in [2, 100]"),
     ("noise_robustness", ["--reduction-factor", "1000"], "--reduction-factor must be in [2, 100]"),
     ("noise_robustness", [], "trials.parquet' is not a readable Parquet file", "truncated_trials"),

@@ -6,8 +6,8 @@ import pytest
 from ray.tune.schedulers import ASHAScheduler
 
 from ran_core.recorder import confusion_from
+from ran_core.schedulers import asha_rungs
 from ran_core.space import SMOKE
-from ran_core.sweep import asha_rungs
 from ran_core.trainable import EVERY_EPOCH, CheckpointPolicy
 
 

@@ -105,6 +105,27 @@ def test_asha_prunes_and_optuna_records_pruned_trials(tmp_path):
         else:
             assert steps[-1] < 3
 
+    # The default ASHA paused every trial at each rung and resumed the ones it promoted from their
+    # checkpoints: each epoch is recorded once, and a completed trial ends where it would have
+    # had it run straight through (trained again here, in this process).
+    from ran_core.config import TrainConfig
+    from ran_core.data import load_dataset
+    from ran_core.train import train
+
+    epochs = read(tmp_path, "epochs").to_pylist()
+    keys = [(e["trial_id"], e["epoch"]) for e in epochs]
+    assert len(keys) == len(set(keys)) == sum(r["epochs_run"] for r in rows)
+    fields = set(TrainConfig.__dataclass_fields__)
+    for row in (r for r in rows if r["status"] == "completed"):
+        straight = train({k: v for k, v in row.items() if k in fields}, dataset=load_dataset("synthetic"), verbose=0)
+        swept = sorted((e for e in epochs if e["trial_id"] == row["trial_id"]), key=lambda e: e["epoch"])
+        for key in ("train_loss", "test_loss"):
+            assert [e[key] for e in swept] == pytest.approx([m[key] for m in straight.history], rel=1e-4), key
+        # Tune's log of the trial's last start: it began from the checkpoint of the last rung (epoch 2)
+        (log,) = (tmp_path / "storage").glob(f"*/run_trial_{row['trial_id']}_*/result.json")
+        last = json.loads(log.read_text().splitlines()[-1])
+        assert (last["epoch"], last["iterations_since_restore"]) == (3, 1)
+
 
 @pytest.mark.slow
 def test_a_failing_trial_is_recorded_and_makes_the_sweep_exit_1_and_the_backend_reaches_trials(tmp_path):
