@@ -359,27 +359,19 @@ def build_tuner(study, args, datasets, experiment, trainable=None, callbacks=())
         time_attr=TIME_ATTR,
     )
     max_concurrent = args.max_concurrent
+    rungs = {
+        "time_attr": TIME_ATTR,
+        "metric": args.rank_by,
+        "mode": "min",
+        "max_t": args.epochs,
+        "grace_period": args.grace_period,
+        "reduction_factor": args.reduction_factor,
+    }
     if args.scheduler == "asha":
-        scheduler = PromotingASHAScheduler(
-            time_attr=TIME_ATTR,
-            metric=args.rank_by,
-            mode="min",
-            max_t=args.epochs,
-            grace_period=args.grace_period,
-            reduction_factor=args.reduction_factor,
-            num_samples=args.num_samples,
-            max_concurrent=args.max_concurrent,
-        )
+        scheduler = PromotingASHAScheduler(**rungs, num_samples=args.num_samples, max_concurrent=args.max_concurrent)
         searcher, max_concurrent = WaitingAwareLimiter(searcher, args.max_concurrent, scheduler), None
     elif args.scheduler == "asha-stopping":
-        scheduler = LiveASHAScheduler(
-            time_attr=TIME_ATTR,
-            metric=args.rank_by,
-            mode="min",
-            max_t=args.epochs,
-            grace_period=args.grace_period,
-            reduction_factor=args.reduction_factor,
-        )
+        scheduler = LiveASHAScheduler(**rungs)
     else:
         scheduler = LiveFIFOScheduler()
     # reuse_actors: a finished trial's worker process (TensorFlow/JAX imported, data in memory, its
