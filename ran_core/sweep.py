@@ -359,21 +359,24 @@ def build_tuner(study, args, datasets, experiment, trainable=None, callbacks=())
         time_attr=TIME_ATTR,
     )
     max_concurrent = args.max_concurrent
-    rungs = {
-        "time_attr": TIME_ATTR,
-        "metric": args.rank_by,
-        "mode": "min",
-        "max_t": args.epochs,
-        "grace_period": args.grace_period,
-        "reduction_factor": args.reduction_factor,
-    }
-    if args.scheduler == "asha":
-        scheduler = PromotingASHAScheduler(**rungs, num_samples=args.num_samples, max_concurrent=args.max_concurrent)
-        searcher, max_concurrent = WaitingAwareLimiter(searcher, args.max_concurrent, scheduler), None
-    elif args.scheduler == "asha-stopping":
-        scheduler = LiveASHAScheduler(**rungs)
-    else:
+    if args.scheduler == "fifo":
         scheduler = LiveFIFOScheduler()
+    else:
+        rungs = {
+            "time_attr": TIME_ATTR,
+            "metric": args.rank_by,
+            "mode": "min",
+            "max_t": args.epochs,
+            "grace_period": args.grace_period,
+            "reduction_factor": args.reduction_factor,
+        }
+        if args.scheduler == "asha":
+            scheduler = PromotingASHAScheduler(
+                **rungs, num_samples=args.num_samples, max_concurrent=args.max_concurrent
+            )
+            searcher, max_concurrent = WaitingAwareLimiter(searcher, args.max_concurrent, scheduler), None
+        else:
+            scheduler = LiveASHAScheduler(**rungs)
     # reuse_actors: a finished trial's worker process (TensorFlow/JAX imported, data in memory, its
     # compiled models: ran_core.model_cache, which resets every state a run has) runs the next trial.
     tune_config = tune.TuneConfig(
