@@ -23,8 +23,8 @@ from pathlib import Path
 import pyarrow as pa
 
 from ran_core.results import read_results, write_table
-from ran_core.space import Study
-from ran_core.sweep import run_study
+from ran_core.sweep.runner import run_study
+from ran_core.sweep.space import Study
 
 BANK = Path(__file__).with_name("asha_curve_bank.parquet")
 GRID = {

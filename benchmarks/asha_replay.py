@@ -36,7 +36,7 @@ import pyarrow.parquet as pq
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import ASHAScheduler, HyperBandScheduler, MedianStoppingRule, TrialScheduler
 
-from ran_core.schedulers import PromotingASHAScheduler
+from ran_core.sweep.schedulers import PromotingASHAScheduler
 
 # One bank per seed, built on the engine on main (asha_curve_bank.py --seed N). The bank built on an
 # engine variant since reverted, asha_curve_bank_previous.parquet, lacks the loss columns: pass it

@@ -28,11 +28,13 @@ from pathlib import Path
 import optuna
 from ray import tune
 
-from ran_core.recorder import ResultRecorder
 from ran_core.results import compacted_path, parts_path, read_results
-from ran_core.schedulers import asha_rungs
-from ran_core.space import SMOKE, Study
-from ran_core.sweep import build_tuner, configure, reconcile, sampler_for
+from ran_core.sweep.flags import configure
+from ran_core.sweep.recorder import ResultRecorder
+from ran_core.sweep.runner import reconcile
+from ran_core.sweep.schedulers import asha_rungs
+from ran_core.sweep.space import SMOKE, Study
+from ran_core.sweep.tuner import build_tuner, sampler_for
 
 SEARCH = {
     "model": ["attention56", "resnet56"],

@@ -13,7 +13,7 @@ default) the sweep is a grid of `--trials` seeds; with an ASHA it is a TPE searc
 over learning rate and weight decay, stopped early, and the JSON adds the epochs run as a fraction
 of the full budget and, for `asha`, how many times a trial resumed after waiting at a rung: what
 waiting costs shows in the ratio. Schedulers named together run one after the other. Measures whatever
-ran_core.train is on the branch.
+ran_core.training.loop is on the branch.
 """
 
 import argparse
@@ -22,11 +22,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from ran_core import experiments
 from ran_core.results import read_results
-from ran_core.schedulers import asha_rungs
-from ran_core.space import Study
-from ran_core.sweep import SCHEDULERS, run_study
+from ran_core.sweep import experiments
+from ran_core.sweep.flags import SCHEDULERS
+from ran_core.sweep.runner import run_study
+from ran_core.sweep.schedulers import asha_rungs
+from ran_core.sweep.space import Study
 
 
 def main():

@@ -31,7 +31,7 @@ def trial(model, width, batch_size, precision, steps_per_execution, dataset, epo
     the previous epoch's end (the first: from the call to `train`, so build and compilation are in).
     The second trial's first epoch shows what a sweep worker pays for a model it already compiled."""
     from ran_core.data import load_dataset
-    from ran_core.train import train
+    from ran_core.training.loop import train
 
     data = (
         load_dataset("synthetic", num_train=num_train, num_test=max(num_train // 5, batch_size))
@@ -101,10 +101,10 @@ def _resize(images, size):
 def step(model, width, batch_size, precision, steps_per_execution, steps):
     """Build, compile (first compiled call) and steady steps of the training step on synthetic data;
     the steady phase syncs once, at its end."""
-    from ran_core.config import TrainConfig
     from ran_core.data import load_dataset
-    from ran_core.engine import choose_steps_per_execution, make_engine
-    from ran_core.recipe import build_training_model, compile_for
+    from ran_core.training.config import TrainConfig
+    from ran_core.training.engine import choose_steps_per_execution, make_engine
+    from ran_core.training.recipe import build_training_model, compile_for
 
     config = TrainConfig(
         model=model,
@@ -159,7 +159,7 @@ def device_name():
 
         device = jax.devices()[0]
         return f"cpu ({os.cpu_count()} cores)" if device.platform == "cpu" else device.device_kind
-    from ran_core.results import accelerator_name
+    from ran_core.training.runtime import accelerator_name
 
     name = accelerator_name()
     return f"cpu ({os.cpu_count()} cores)" if name == "cpu" else name

@@ -2,8 +2,9 @@
 
     python notebooks/_make_notebooks.py
 
-Every notebook is thin: a markdown cell stating the question (from ``ran_core.studies``, the table
-the report reads too), then calls into ``ran_core.analysis`` / ``ran_core.plots``. The results folder comes from the
+Every notebook is thin: a markdown cell stating the question (from ``ran_core.common.studies``, the
+table the report reads too), then calls into ``ran_core.analysis`` / ``ran_core.analysis.plots``.
+The results folder comes from the
 environment variable ``RAN_RESULTS_DIR`` (default ``../results``, relative to
 this folder), and every cell copes with an empty or partial folder.
 Cell ids are fixed so regenerating gives identical files.
@@ -16,7 +17,7 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from ran_core.studies import STUDIES
+from ran_core.common.studies import STUDIES
 
 HERE = Path(__file__).resolve().parent
 
@@ -26,10 +27,14 @@ import sys
 from pathlib import Path
 
 try:
-    from ran_core import analysis, paper, plots
+    from ran_core import analysis
+    from ran_core.common import paper
+    from ran_core.analysis import plots
 except ImportError:  # a checkout without `pip install -e .`: use the repository root
     sys.path.insert(0, str(Path.cwd().parent))
-    from ran_core import analysis, paper, plots
+    from ran_core import analysis
+    from ran_core.common import paper
+    from ran_core.analysis import plots
 
 RESULTS_DIR = Path(os.environ.get("RAN_RESULTS_DIR", "../results"))
 print("results folder:", RESULTS_DIR.resolve())
@@ -126,7 +131,7 @@ def overview_notebook() -> nbformat.NotebookNode:
         ),
         new_code_cell(
             "from IPython.display import Markdown, display\n\n"
-            "from ran_core import scorecard\n\n"
+            "from ran_core.analysis import scorecard\n\n"
             "display(Markdown(scorecard.scorecard_markdown(results)))"
         ),
         new_markdown_cell("## Measured vs paper, per study"),

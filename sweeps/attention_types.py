@@ -6,8 +6,7 @@ python sweeps/attention_types.py --preset paper --seeds 3 --address auto --stora
 
 import sys
 
-from ran_core.space import SMOKE, Study
-from ran_core.sweep import run_study
+from ran_core.sweep import SMOKE, Study, run_study
 
 TYPES = ["mixed", "channel", "spatial"]
 

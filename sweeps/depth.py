@@ -6,8 +6,7 @@ python sweeps/depth.py --preset paper --seeds 3 --address auto --storage s3://BU
 
 import sys
 
-from ran_core.space import SMOKE, Study
-from ran_core.sweep import run_study
+from ran_core.sweep import SMOKE, Study, run_study
 
 PRESETS = {
     "paper": Study(

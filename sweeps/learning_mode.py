@@ -7,8 +7,7 @@ attention learning (NAL, M * T) as the network deepens, on CIFAR-10.
 
 import sys
 
-from ran_core.space import SMOKE, Study
-from ran_core.sweep import run_study
+from ran_core.sweep import SMOKE, Study, run_study
 
 MODES = ["arl", "nal"]
 

@@ -9,8 +9,7 @@ Every (model, noise) cell runs for every seed (an exhaustive Optuna grid), to th
 
 import sys
 
-from ran_core.space import SMOKE, Study
-from ran_core.sweep import run_study
+from ran_core.sweep import SMOKE, Study, run_study
 
 NOISE = [0.0, 0.1, 0.3, 0.5, 0.7]
 

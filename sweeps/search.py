@@ -9,8 +9,7 @@ there; the best fifth by training loss go on). Trials ASHA stops are recorded as
 
 import sys
 
-from ran_core.space import SMOKE, Study
-from ran_core.sweep import run_study
+from ran_core.sweep import SMOKE, Study, run_study
 
 SMOKE_SPACE = {
     "model": ["attention56", "resnet56"],

@@ -13,9 +13,9 @@ import sys
 import keras
 import numpy as np
 
-from ran_core.config import TrainConfig
-from ran_core.models import build_model
-from ran_core.recipe import build_training_model, trained_label_loss
+from ran_core.model.builder import build_model
+from ran_core.training.config import TrainConfig
+from ran_core.training.recipe import build_training_model, trained_label_loss
 
 NETWORK = dict(name="attention56", num_classes=10, width=1 / 16)
 RUN = dict(model="attention56", width=1 / 16, seed=7)

@@ -1,7 +1,7 @@
 """Small, deterministic result folders that follow ``results/README.md``.
 
 ``write_fixture_results(root)`` writes ``root/<study>/trials.parquet`` and
-``root/<study>/epochs.parquet`` with the schemas of ``ran_core.results`` (the recorder's):
+``root/<study>/epochs.parquet`` with the schemas of ``ran_core.results.store`` (the recorder's):
 
 * ``noise_robustness``: attention92 vs resnet164 on cifar10 at noise 0 ... 0.7,
   two seeds each (matches paper Tables 5/6), a smoke cell pair on ``digits``
@@ -27,8 +27,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ran_core.common.studies import STUDY_NAMES
 from ran_core.results import EPOCHS_SCHEMA, TRIALS_SCHEMA
-from ran_core.studies import STUDY_NAMES
 
 __all__ = ["ALL_STUDIES", "DEFAULT_STUDIES", "write_fixture_results"]
 

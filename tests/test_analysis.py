@@ -12,9 +12,11 @@ import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ran_core import analysis, paper, plots, report  # noqa: E402
+from ran_core import analysis  # noqa: E402
+from ran_core.analysis import plots, report  # noqa: E402
+from ran_core.common import paper  # noqa: E402
+from ran_core.common.studies import STUDIES, STUDY_NAMES, study_info  # noqa: E402
 from ran_core.results import EPOCHS_SCHEMA, TRIALS_SCHEMA, column_types, compact  # noqa: E402
-from ran_core.studies import STUDIES, STUDY_NAMES, study_info  # noqa: E402
 
 from results_fixture import ALL_STUDIES, write_fixture_results  # noqa: E402
 
@@ -470,7 +472,10 @@ def test_report_default_out_and_single_study(partial_root):
 
 def test_report_cli_fails_clearly_on_missing_or_empty_dir(tmp_path):
     missing = subprocess.run(
-        [sys.executable, "-m", "ran_core.report", str(tmp_path / "nope")], capture_output=True, text=True, cwd=REPO
+        [sys.executable, "-m", "ran_core.analysis", str(tmp_path / "nope")],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
     )
     assert missing.returncode != 0 and "does not exist" in missing.stderr
     (tmp_path / "empty" / "depth").mkdir(parents=True)
@@ -530,7 +535,7 @@ def test_every_declared_study_has_a_script_with_presets_and_plots_for_its_figure
 
 
 def test_one_model_name_parser_for_registry_paper_and_results():
-    from ran_core.model_names import pretty_model_name, split_model_name
+    from ran_core.common.names import pretty_model_name, split_model_name
 
     assert split_model_name("attention92") == ("attention", 92) == split_model_name("Attention-92")
     assert split_model_name("wrn28_10") == ("wrn", 28) and split_model_name("resnet") == (None, None)

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 from backend_loss import NETWORK, loss_and_gradients, run_start
 
-from ran_core.models import build_model
+from ran_core.model.builder import build_model
 
 WRONG_BY = 60.0  # the confidently wrong example: its true class's logit this far below the winner
 OTHER = {"tensorflow": "jax", "jax": "tensorflow"}

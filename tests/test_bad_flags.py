@@ -106,7 +106,7 @@ def _setup(kind, out):
     elif kind == "corrupt_optuna":
         (out / "optuna.db").write_bytes(b"this is not an sqlite database" * 10)
     elif kind == "recorded_experiment":
-        from ran_core.experiments import record
+        from ran_core.sweep.experiments import record
 
         record(
             out,
@@ -140,7 +140,7 @@ def _snapshot(folder):
 
 def run_table(root):
     """Runs every row in this process; returns one dict per row (status, stderr, what changed)."""
-    from ran_core.sweep import run_study
+    from ran_core.sweep.runner import run_study
 
     scratch, afile = root / "scratch", root / "a_file"
     scratch.mkdir()
@@ -203,7 +203,7 @@ def test_bad_input_exits_2_with_one_line_before_ray_writing_nothing(outcomes, in
     lines = outcome["stderr"].splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
     assert not outcome["ray_imported"]
-    assert not outcome["backend_imported"], "validating flags needs no Keras (ran_core.architectures)"
+    assert not outcome["backend_imported"], "validating flags needs no Keras (ran_core.model.architectures)"
     assert outcome["output_unchanged"] and outcome["storage_absent"]
 
 

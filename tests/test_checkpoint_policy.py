@@ -5,10 +5,10 @@ local Ray, with real training."""
 import pytest
 from ray.tune.schedulers import ASHAScheduler
 
-from ran_core.recorder import confusion_from
-from ran_core.schedulers import asha_rungs
-from ran_core.space import SMOKE
-from ran_core.trainable import EVERY_EPOCH, CheckpointPolicy
+from ran_core.sweep.recorder import confusion_from
+from ran_core.sweep.schedulers import asha_rungs
+from ran_core.sweep.space import SMOKE
+from ran_core.sweep.trainable import EVERY_EPOCH, CheckpointPolicy
 
 
 def test_a_checkpoint_is_due_at_the_budget_at_a_rung_or_once_the_interval_has_passed():
@@ -39,7 +39,7 @@ def test_a_trial_checkpoints_its_rungs_and_last_epoch_and_the_recorder_reads_the
     import ray
     from ray import tune
 
-    from ran_core.trainable import CheckpointPolicy, run_trial
+    from ran_core.sweep.trainable import CheckpointPolicy, run_trial
 
     config = {**SMOKE, "dataset": "synthetic", "model": "attention56", "width": 0.0625, "epochs": 4}
     policy = CheckpointPolicy(every_s=1e9, epochs=frozenset({2}))  # no interval falls due

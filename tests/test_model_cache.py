@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from ran_core import model_cache
 from ran_core.data import load_dataset
-from ran_core.train import train
+from ran_core.training import model_cache
+from ran_core.training.loop import train
 
 RUN = dict(model="attention56", width=0.0625, dataset="synthetic", batch_size=32, epochs=3, learning_rate=0.05, seed=3)
 # Differs from RUN in every field a cached model takes as state, so a reset that forgot one shows.

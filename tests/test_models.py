@@ -6,9 +6,9 @@ import keras
 import numpy as np
 import pytest
 
-from ran_core.architectures import MODELS, PAPER_PARAMS_M, list_models
-from ran_core.layers import AttentionMerge, AttentionModule, MaskActivation
-from ran_core.models import build_model
+from ran_core.model.architectures import MODELS, PAPER_PARAMS_M, list_models
+from ran_core.model.builder import build_model
+from ran_core.model.layers import AttentionMerge, AttentionModule, MaskActivation
 
 SMALL = dict(width=0.125)
 LOSS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)

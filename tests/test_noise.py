@@ -1,10 +1,10 @@
-"""ran_core.noise: sampled labels follow Eq. 7's Q, deterministically, and bad input is refused."""
+"""ran_core.data.noise: sampled labels follow Eq. 7's Q, deterministically, and bad input is refused."""
 
 import numpy as np
 import pytest
 from scipy import stats
 
-from ran_core.noise import noisy_labels, transition_matrix
+from ran_core.data.noise import noisy_labels, transition_matrix
 
 N = 200_000
 

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ran_core import analysis, plots  # noqa: E402
-from ran_core.model_names import pretty_model_name  # noqa: E402
+from ran_core import analysis  # noqa: E402
+from ran_core.analysis import plots  # noqa: E402
+from ran_core.common.names import pretty_model_name  # noqa: E402
 
 from results_fixture import write_fixture_results  # noqa: E402
 

@@ -16,7 +16,7 @@ import nbformat
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ran_core.studies import STUDY_NAMES  # noqa: E402
+from ran_core.common.studies import STUDY_NAMES  # noqa: E402
 
 from results_fixture import write_fixture_results  # noqa: E402
 
@@ -78,7 +78,8 @@ def test_notebook_executes(name, results_dir, monkeypatch):
 def test_notebook_code_runs_on_empty_or_missing_folder(folder, tmp_path, monkeypatch):
     """Same cells, run in-process (no kernel start) against a folder without results: nothing is
     loaded, and every figure says why it is empty instead of failing."""
-    from ran_core import analysis, plots
+    from ran_core import analysis
+    from ran_core.analysis import plots
 
     target = tmp_path / "results"
     if folder == "empty":
@@ -108,7 +109,7 @@ def test_notebook_code_runs_on_empty_or_missing_folder(folder, tmp_path, monkeyp
 
 @pytest.mark.slow
 def test_notebooks_and_report_run_on_real_smoke_study_output(noise_smoke, tmp_path, monkeypatch):
-    """The notebooks and `python -m ran_core.report` over what the embedded default really wrote."""
+    """The notebooks and `python -m ran_core.analysis` over what the embedded default really wrote."""
     import subprocess
 
     from nbclient import NotebookClient
@@ -125,7 +126,7 @@ def test_notebooks_and_report_run_on_real_smoke_study_output(noise_smoke, tmp_pa
         assert not [o for o in outputs if o.output_type == "error"], name
         assert any("image/png" in o.get("data", {}) for o in outputs), name
     report = subprocess.run(
-        [sys.executable, "-m", "ran_core.report", str(root), "--out", str(tmp_path / "report")],
+        [sys.executable, "-m", "ran_core.analysis", str(root), "--out", str(tmp_path / "report")],
         capture_output=True,
         text=True,
         timeout=300,

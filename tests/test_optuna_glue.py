@@ -8,8 +8,8 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from ran_core.optuna_glue import STATUS_ATTR, PruningOptunaSearch, fail_unfinished
-from ran_core.sweep import optuna_storage
+from ran_core.sweep.optuna_glue import STATUS_ATTR, PruningOptunaSearch, fail_unfinished
+from ran_core.sweep.tuner import optuna_storage
 
 EPOCHS = 4
 

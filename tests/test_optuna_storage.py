@@ -6,7 +6,7 @@ import pickle
 import optuna
 import sqlalchemy
 
-from ran_core.sweep import optuna_storage
+from ran_core.sweep.tuner import optuna_storage
 
 
 def test_the_study_file_is_wal_and_reads_back_as_plain_sqlite_and_after_pickling(tmp_path):

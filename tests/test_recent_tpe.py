@@ -5,7 +5,7 @@ import pickle
 import optuna
 import pytest
 
-from ran_core.recent_tpe import RecentTPESampler
+from ran_core.sweep.recent_tpe import RecentTPESampler
 
 
 def objective(trial):

@@ -4,8 +4,8 @@ restart and the end-of-sweep compaction; a real Tuner wires it up the same way. 
 import pyarrow.parquet as pq
 import pytest
 
-from ran_core.recorder import ResultRecorder
 from ran_core.results import compacted_path, parts_path, read_results
+from ran_core.sweep.recorder import ResultRecorder
 
 BUDGET = 3
 
@@ -99,7 +99,7 @@ def test_a_real_tuner_and_reconcile_leave_complete_compacted_files(tmp_path):
     import ray
     from ray import tune
 
-    from ran_core.sweep import reconcile
+    from ran_core.sweep.runner import reconcile
 
     def noop(config):
         for epoch in range(1, config["epochs"] + 1):

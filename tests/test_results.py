@@ -6,7 +6,7 @@ import multiprocessing
 import pyarrow.parquet as pq
 import pytest
 
-from ran_core import results
+from ran_core.common.atomic import write_atomic
 from ran_core.results import (
     EPOCHS_SCHEMA,
     TRIALS_SCHEMA,
@@ -17,7 +17,7 @@ from ran_core.results import (
     parts_path,
     read_parquet_file,
     read_results,
-    write_atomic,
+    store,
 )
 
 
@@ -54,12 +54,12 @@ def test_compaction_writes_one_complete_file_removes_the_parts_and_later_rows_st
 
 
 def test_parts_are_merged_in_bounded_groups_and_every_row_survives(tmp_path, monkeypatch):
-    monkeypatch.setattr(results, "MERGE_GROUP", 4)  # the same logic, fewer files to write
-    flushes = 2 * results.MERGE_GROUP**2 + 3  # two merges into level 2, plus three level-0 parts
+    monkeypatch.setattr(store, "MERGE_GROUP", 4)  # the same logic, fewer files to write
+    flushes = 2 * store.MERGE_GROUP**2 + 3  # two merges into level 2, plus three level-0 parts
     for i in range(flushes):
         append(tmp_path, "epochs", [row(f"t{i}", 1, 0.5), row(f"t{i // 2}", 2, i / flushes)])
     names = [p.name for p in parts_path(tmp_path, "epochs").iterdir()]
-    assert len(names) < 3 * results.MERGE_GROUP, names
+    assert len(names) < 3 * store.MERGE_GROUP, names
     assert {name.split(".")[1] for name in names} == {"L0", "L2"}
     got = {(r["trial_id"], r["epoch"]): r["test_error"] for r in read_results(tmp_path, "epochs").to_pylist()}
     assert len(got) == flushes + (flushes + 1) // 2
@@ -72,7 +72,7 @@ def test_a_file_written_with_fewer_columns_reads_with_the_documented_schema(tmp_
     import pyarrow as pa
 
     old = pa.table({"experiment_id": ["e"], "study": ["s"], "trial_id": ["a"], "epoch": [1]})
-    results.write_table(old, compacted_path(tmp_path, "epochs"))
+    store.write_table(old, compacted_path(tmp_path, "epochs"))
     table = read_results(tmp_path, "epochs")
     assert table.schema.equals(EPOCHS_SCHEMA) and table.to_pylist()[0]["test_error"] is None
 
@@ -92,7 +92,7 @@ def _write_versions(folder, rounds):
 
 
 def test_a_reader_beside_the_writer_sees_whole_files_each_key_once_and_never_an_older_version(tmp_path):
-    rounds = 3 * results.MERGE_GROUP + 5
+    rounds = 3 * store.MERGE_GROUP + 5
     writer = multiprocessing.get_context("spawn").Process(target=_write_versions, args=(tmp_path, rounds))
     writer.start()
     reads, seen = 0, {}

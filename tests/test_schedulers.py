@@ -6,7 +6,7 @@ from ray.tune.experiment import Trial
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 from ray.tune.search import Searcher
 
-from ran_core.schedulers import LiveASHAScheduler, LiveFIFOScheduler, PromotingASHAScheduler, WaitingAwareLimiter
+from ran_core.sweep.schedulers import LiveASHAScheduler, LiveFIFOScheduler, PromotingASHAScheduler, WaitingAwareLimiter
 
 
 class _Trial:

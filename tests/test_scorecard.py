@@ -1,4 +1,4 @@
-"""Paper-claims scorecard on real result rows: Parquet written by ran_core.results, read back by
+"""Paper-claims scorecard on real result rows: Parquet written by ran_core.results.store, read back by
 ran_core.analysis; each verdict, both sources of uncertainty, the paper's side and the report."""
 
 import sys
@@ -8,7 +8,11 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ran_core import analysis, report, results, scorecard  # noqa: E402
+from ran_core import (
+    analysis,  # noqa: E402
+    results,  # noqa: E402
+)
+from ran_core.analysis import report, scorecard  # noqa: E402
 
 from results_fixture import ALL_STUDIES, write_fixture_results  # noqa: E402
 

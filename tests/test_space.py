@@ -3,7 +3,7 @@
 import optuna
 import pytest
 
-from ran_core.space import SMOKE, Study
+from ran_core.sweep.space import SMOKE, Study
 
 
 @pytest.mark.parametrize(
@@ -71,8 +71,8 @@ def test_search_suggests_conditional_dimensions_only_for_attention_models():
 
 
 def test_ranges_are_declared_once_and_the_space_and_the_config_enforce_the_same_ones():
-    from ran_core.config import RANGES, TrainConfig
-    from ran_core.space import SPACE
+    from ran_core.sweep.space import SPACE
+    from ran_core.training.config import RANGES, TrainConfig
 
     numeric = [dim for dim in SPACE if not dim.choices]
     assert numeric and all(dim.allowed is RANGES[dim.name] for dim in numeric)

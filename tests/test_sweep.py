@@ -13,7 +13,7 @@ import pytest
 from sweep_runs import study_module, sweep
 
 from ran_core.results import EPOCHS_SCHEMA, TRIALS_SCHEMA, read_results
-from ran_core.space import Study
+from ran_core.sweep.space import Study
 
 pytestmark = pytest.mark.timeout(900)
 # Where the model does not matter (scheduling, pruning, resuming): the smallest width, synthetic data.
@@ -34,7 +34,9 @@ def test_every_study_script_declares_valid_presets(script):
 
 def test_the_sweep_driver_imports_no_keras_backend():
     """The driver validates, schedules and records; only trials train (and import Keras)."""
-    modules = "ran_core.sweep, ran_core.trainable, ran_core.recorder, ran_core.optuna_glue, ran_core.report"
+    modules = ", ".join(
+        f"ran_core.{name}" for name in ("sweep.runner", "sweep.trainable", "sweep.recorder", "sweep.optuna_glue")
+    )
     code = f"import sys, {modules}; print(sorted({{'keras', 'tensorflow', 'jax'}} & set(sys.modules)))"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0 and run.stdout.strip() == "[]", run.stdout + run.stderr[-2000:]
@@ -108,9 +110,9 @@ def test_asha_prunes_and_optuna_records_pruned_trials(tmp_path):
     # The default ASHA paused every trial at each rung and resumed the ones it promoted from their
     # checkpoints: each epoch is recorded once, and a completed trial ends where it would have
     # had it run straight through (trained again here, in this process).
-    from ran_core.config import TrainConfig
     from ran_core.data import load_dataset
-    from ran_core.train import train
+    from ran_core.training.config import TrainConfig
+    from ran_core.training.loop import train
 
     epochs = read(tmp_path, "epochs").to_pylist()
     keys = [(e["trial_id"], e["epoch"]) for e in epochs]

@@ -16,10 +16,10 @@ import pyarrow.parquet as pq
 import pytest
 from sweep_runs import sweep
 
-from ran_core import experiments
-from ran_core.lock import OutputLocked, lock_output
 from ran_core.results import has_results, read_results
-from ran_core.sweep import _claim_optuna_study
+from ran_core.sweep import experiments
+from ran_core.sweep.lock import OutputLocked, lock_output
+from ran_core.sweep.runner import _claim_optuna_study
 
 EPOCHS = 2
 TINY = ["--width", "0.125", "--epochs", str(EPOCHS), "--seeds", "1", "--max-concurrent", "2"]  # 1/8: see conftest
@@ -69,7 +69,7 @@ def test_the_output_lock_names_its_holder_and_dies_with_it(tmp_path):
         [
             sys.executable,
             "-c",
-            "import sys, time; from ran_core.lock import lock_output; "
+            "import sys, time; from ran_core.sweep.lock import lock_output; "
             f"lock = lock_output({str(tmp_path)!r}); print('locked', flush=True); time.sleep(600)",
         ],
         stdout=subprocess.PIPE,
@@ -90,7 +90,7 @@ def test_report_exits_2_naming_an_unreadable_result_file(tmp_path):
     study.mkdir()
     (study / "trials.parquet").write_bytes(b"PAR1" + b"\0" * 32)
     run = subprocess.run(
-        [sys.executable, "-m", "ran_core.report", str(tmp_path)], capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "ran_core.analysis", str(tmp_path)], capture_output=True, text=True, timeout=300
     )
     errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
     assert run.returncode == 2 and len(errors) == 1 and "trials.parquet' is not a readable Parquet" in errors[0]
@@ -181,10 +181,11 @@ def test_a_diverging_trial_stops_and_is_recorded_diverged(tmp_path):
 
     import ray
 
-    from ran_core.optuna_glue import STATUS_ATTR
-    from ran_core.recorder import ResultRecorder
-    from ran_core.space import SMOKE, Study
-    from ran_core.sweep import build_tuner, datasets_of, reconcile
+    from ran_core.sweep.optuna_glue import STATUS_ATTR
+    from ran_core.sweep.recorder import ResultRecorder
+    from ran_core.sweep.runner import reconcile
+    from ran_core.sweep.space import SMOKE, Study
+    from ran_core.sweep.tuner import build_tuner, datasets_of
 
     fixed = {k: v for k, v in SMOKE.items() if k != "learning_rate"}
     study = Study(
@@ -224,7 +225,7 @@ def test_a_diverging_trial_stops_and_is_recorded_diverged(tmp_path):
     assert diverged[0].state == optuna.trial.TrialState.PRUNED and diverged[0].user_attrs[STATUS_ATTR] == "diverged"
 
     run = subprocess.run(
-        [sys.executable, "-m", "ran_core.report", str(out)], capture_output=True, text=True, timeout=600
+        [sys.executable, "-m", "ran_core.analysis", str(out)], capture_output=True, text=True, timeout=600
     )
     assert run.returncode == 0, run.stderr[-3000:]
     report = (out / "report" / "report.md").read_text()
@@ -233,7 +234,7 @@ def test_a_diverging_trial_stops_and_is_recorded_diverged(tmp_path):
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root may write into a read-only folder, so the sweep would work")
 def test_a_read_only_output_folder_is_refused_before_ray(tmp_path):
-    from ran_core.preflight import check_output
+    from ran_core.sweep.preflight import check_output
 
     locked = tmp_path / "read_only"
     locked.mkdir(mode=0o555)

@@ -3,7 +3,7 @@ default, every program cached), memory sharing when trials split a GPU, and test
 
 import argparse
 
-from ran_core.sweep import trial_env
+from ran_core.sweep.tuner import trial_env
 
 
 def _args(**overrides):

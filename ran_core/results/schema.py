@@ -1,0 +1,92 @@
+"""The result columns and their types: the one declaration every writer, reader and doc derives from.
+
+The recorder writes these schemas, `ran_core.results.loading` reads them, the test fixture writes
+them and a test holds results/README.md's tables to them (`column_types`).
+"""
+
+import pyarrow as pa
+
+from ran_core.common.keys import STATUSES  # noqa: F401 - the `status` column's values
+
+_CONFIG = [
+    ("model", pa.string()),
+    ("attention_type", pa.string()),
+    ("learning_mode", pa.string()),
+    ("noise_ratio", pa.float64()),
+    ("dataset", pa.string()),
+    ("width", pa.float64()),
+    ("learning_rate", pa.float64()),
+    ("weight_decay", pa.float64()),
+    ("batch_size", pa.int64()),
+    ("epochs", pa.int64()),
+    ("precision", pa.string()),
+    ("seed", pa.int64()),
+    ("momentum", pa.float64()),
+    ("lr_drops", pa.list_(pa.float64())),
+    ("bn_momentum", pa.float64()),
+    ("augment", pa.bool_()),
+    ("steps_per_execution", pa.int64()),
+    ("data_dir", pa.string()),
+    ("mask_pools", pa.list_(pa.int64())),
+]
+_KEY = [("experiment_id", pa.string()), ("study", pa.string()), ("trial_id", pa.string())]
+
+
+TRIALS_SCHEMA = pa.schema(
+    _KEY
+    + [("status", pa.string()), ("error", pa.string())]
+    + _CONFIG
+    + [
+        ("num_classes", pa.int64()),
+        ("params", pa.int64()),
+        ("epochs_run", pa.int64()),
+        ("final_test_error", pa.float64()),
+        ("best_test_error", pa.float64()),
+        ("final_test_accuracy", pa.float64()),
+        ("final_train_accuracy", pa.float64()),
+        ("final_clean_train_accuracy", pa.float64()),
+        ("realised_noise_ratio", pa.float64()),
+        ("test_confusion", pa.list_(pa.int64())),
+        ("wall_time_s", pa.float64()),
+        ("images_per_s", pa.float64()),
+        ("node", pa.string()),
+        ("node_id", pa.string()),
+        ("accelerator", pa.string()),
+        ("backend", pa.string()),
+        ("keras_version", pa.string()),
+        ("backend_version", pa.string()),
+        ("ray_version", pa.string()),
+        ("optuna_version", pa.string()),
+        ("python_version", pa.string()),
+    ]
+)
+EPOCHS_SCHEMA = pa.schema(
+    _KEY
+    + [
+        ("epoch", pa.int64()),
+        ("train_loss", pa.float64()),
+        ("train_accuracy", pa.float64()),
+        ("clean_train_accuracy", pa.float64()),
+        ("test_loss", pa.float64()),
+        ("test_accuracy", pa.float64()),
+        ("test_error", pa.float64()),
+        ("learning_rate", pa.float64()),
+        ("epoch_time_s", pa.float64()),
+        ("images_per_s", pa.float64()),
+        ("node_id", pa.string()),
+    ]
+)
+TRIAL_KEY = ("experiment_id", "trial_id")
+EPOCH_KEY = ("experiment_id", "trial_id", "epoch")
+CONFIG_COLUMNS = tuple(name for name, _ in _CONFIG)
+
+
+def column_types(schema):
+    """Column name -> type as results/README.md writes it: string, float64, int64, bool, list<float64>, ..."""
+
+    def name(arrow_type):
+        if pa.types.is_list(arrow_type):
+            return f"list<{name(arrow_type.value_type)}>"
+        return {"double": "float64", "large_string": "string"}.get(str(arrow_type), str(arrow_type))
+
+    return {field.name: name(field.type) for field in schema}

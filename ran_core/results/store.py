@@ -1,0 +1,208 @@
+"""Result rows on disk: part files while a sweep runs, one compacted Parquet file per kind, every row once.
+
+A result folder holds, per kind ("trials", "epochs"), a compacted file `<kind>.parquet` and, while
+a sweep runs, part files under `parts/<kind>/`. Recording appends one small part per flush
+(`append`), so its cost depends on the rows flushed, never on what is already recorded; parts are
+merged in bounded groups as they accumulate, and the end of a sweep folds everything into
+`<kind>.parquet` (`compact`). `read_results` is the one reader: compacted file plus parts, the
+latest row per key, so a trial recorded again (resume, retry, reconcile) appears exactly once.
+Every file appears by an atomic rename, and the compacted file records the newest part it holds,
+so a reader running beside the writer never sees half a file nor an older row in place of a newer.
+The columns are declared in `ran_core.results.schema`.
+"""
+
+import itertools
+import os
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from ran_core.common.atomic import write_atomic
+from ran_core.common.keys import PARTS_DIR, RESULT_FILES
+from ran_core.results.schema import EPOCH_KEY, EPOCHS_SCHEMA, TRIAL_KEY, TRIALS_SCHEMA
+
+KINDS = {"trials": (TRIALS_SCHEMA, TRIAL_KEY), "epochs": (EPOCHS_SCHEMA, EPOCH_KEY)}
+MERGE_GROUP = 16  # this many parts of one level are merged into one part of the next level
+_SEQUENCE = itertools.count()
+_THROUGH = "ran_parts_through"  # compacted file metadata: stamp of the newest part folded in
+
+
+def compacted_path(folder, kind):
+    """`<folder>/<kind>.parquet`: every row of a finished sweep (results/README.md)."""
+    _kind(kind)
+    return Path(folder) / RESULT_FILES[kind]
+
+
+def parts_path(folder, kind):
+    _kind(kind)
+    return Path(folder) / PARTS_DIR / kind
+
+
+def has_results(folder, kind):
+    """Whether `folder` holds any `kind` rows (a compacted file or parts)."""
+    return compacted_path(folder, kind).is_file() or any(_parts(folder, kind))
+
+
+def append(folder, kind, rows):
+    """Records `rows` (dicts; missing columns are null) as one new part file under parts/<kind>/.
+
+    Costs O(len(rows)), plus, every MERGE_GROUP parts, one merge of that group into a part of the
+    next level (each row is rewritten once per level, so log_16 of the number of flushes times).
+    """
+    if not rows:
+        return None
+    schema, key = _kind(kind)
+    path = parts_path(folder, kind) / f"{_stamp()}.L0.parquet"
+    write_table(_latest([_table(rows, schema)], key), path)
+    _merge_full_levels(folder, kind)
+    return path
+
+
+def compact(folder, kind, rows=()):
+    """Folds the compacted file, every part and `rows` (the newest) into `<kind>.parquet`, each key
+    once, written once and atomically; then removes the parts it folded in. The file records the
+    newest part it holds, so a reader skips parts a compaction has folded in but not yet removed."""
+    schema, key = _kind(kind)
+    path = compacted_path(folder, kind)
+    parts = _parts(folder, kind)
+    compacted, through = _read_compacted(path, schema)
+    newer = [_read(p, schema) for p in parts if _stamp_of(p) > through]  # older ones are in it already
+    tables = ([compacted] if compacted is not None else []) + newer
+    if rows:
+        tables.append(_table(rows, schema))
+    if not tables:
+        return 0
+    table = _latest(tables, key)
+    through = max([through] + [_stamp_of(p) for p in parts])
+    write_table(table.replace_schema_metadata({_THROUGH: through}), path)
+    for part in parts:
+        part.unlink(missing_ok=True)
+    return table.num_rows
+
+
+def read_results(folder, kind):
+    """Every `kind` row of a result folder once (the latest per key), as a pyarrow Table of the
+    documented schema; empty if there are none. Safe beside a running sweep: parts are listed
+    before the compacted file is read, and if a listed part is merged away meanwhile the folder
+    is read again."""
+    schema, key = _kind(kind)
+    for _ in range(20):
+        parts = _parts(folder, kind)
+        compacted, through = _read_compacted(compacted_path(folder, kind), schema)
+        try:
+            newer = [_read(p, schema) for p in parts if _stamp_of(p) > through]
+        except FileNotFoundError:
+            continue  # merged or compacted meanwhile: list again
+        tables = ([compacted] if compacted is not None else []) + newer
+        return _latest(tables, key) if tables else schema.empty_table()
+    raise RuntimeError(f"{folder}: {kind} parts kept changing while being read (20 tries)")
+
+
+def _kind(kind):
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {sorted(KINDS)}. Received: kind={kind!r}")
+    return KINDS[kind]
+
+
+def _stamp():
+    """Names that sort in writing order: wall-clock ns, process, and a counter within the process."""
+    return f"{time.time_ns():020d}-{os.getpid():08d}-{next(_SEQUENCE):08d}"
+
+
+def _stamp_of(part):
+    return part.name.split(".")[0]
+
+
+def _read_compacted(path, schema):
+    """The compacted file (None if there is none) and the stamp of the newest part it holds."""
+    try:
+        table = read_parquet_file(path)
+    except FileNotFoundError:
+        return None, ""
+    return _conform(table, schema), (table.schema.metadata or {}).get(_THROUGH.encode(), b"").decode()
+
+
+def _parts(folder, kind):
+    """Part files in writing order. A merged part takes the newest stamp of its group and sorts
+    right after it (L1 > L0), so rows read later are always newer."""
+    directory = parts_path(folder, kind)
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.iterdir() if p.name.endswith(".parquet") and not p.name.startswith("."))
+
+
+def _merge_full_levels(folder, kind):
+    schema, key = _kind(kind)
+    level = 0
+    while True:
+        group = [p for p in _parts(folder, kind) if p.name.endswith(f".L{level}.parquet")]
+        if len(group) < MERGE_GROUP:
+            return
+        stamp = _stamp_of(group[-1])
+        merged = _latest([_read(p, schema) for p in group], key)
+        write_table(merged, parts_path(folder, kind) / f"{stamp}.L{level + 1}.parquet")
+        for part in group:
+            part.unlink(missing_ok=True)
+        level += 1
+
+
+def _table(rows, schema):
+    return pa.Table.from_pylist([{name: row.get(name) for name in schema.names} for row in rows], schema=schema)
+
+
+def _read(path, schema):
+    return _conform(read_parquet_file(path), schema)
+
+
+def check_parquet(path):
+    """Raises ValueError naming `path` and why unless it is a readable Parquet file."""
+    try:
+        read_parquet_file(path)
+    except Exception as error:  # noqa: BLE001 - ArrowInvalid, OSError, ...: all mean unreadable
+        lines = str(error).strip().splitlines()
+        reason = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+        raise ValueError(
+            f"{str(path)!r} is not a readable Parquet file ({reason}); move it away or restore it, nothing was changed"
+        ) from None
+
+
+def read_parquet_file(path):
+    """One Parquet file read through a single open: its bytes come from one inode, so a file
+    replaced by an atomic rename meanwhile cannot mix its footer with another file's pages (as
+    reading by path, which opens the file more than once, can)."""
+    return pq.read_table(pa.BufferReader(Path(path).read_bytes()))
+
+
+def _conform(table, schema):
+    """`table` with the columns of `schema` in order, a column it lacks as nulls."""
+    columns = [
+        table.column(f.name).cast(f.type) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
+        for f in schema
+    ]
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _latest(tables, key):
+    """The concatenation of `tables` keeping, per key, the row that comes last."""
+    table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+    if table.num_rows == 0:
+        return table
+    order = pa.array(range(table.num_rows), pa.int64())
+    last = (
+        table.select(list(key))
+        .append_column("_row", order)
+        .group_by(list(key), use_threads=False)
+        .aggregate([("_row", "max")])
+    )
+    rows = last.column("_row_max")
+    return table.take(pc.take(rows, pc.sort_indices(rows)))  # in the order they were written
+
+
+def write_table(table, path):
+    """Writes a pyarrow Table as Parquet at `path`, atomically (write_atomic)."""
+    buffer = pa.BufferOutputStream()
+    pq.write_table(table, buffer)
+    write_atomic(path, buffer.getvalue().to_pybytes())

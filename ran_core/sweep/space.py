@@ -1,0 +1,167 @@
+"""The search space, declared once, and the studies that take slices of it.
+
+SPACE lists every dimension a trial can vary, in the order Optuna suggests them, with its
+allowed values (numeric ranges are `config.RANGES`, the one declaration TrainConfig enforces too)
+and the condition under which it applies (a ResNet baseline has no attention type or learning
+mode). A `Study` names which dimensions it sweeps exhaustively (`grid`, every cell times every
+seed), which it searches (`search`, sampled by TPE) and which it fixes; all of them are checked
+against SPACE and TrainConfig before anything runs.
+"""
+
+import dataclasses
+import itertools
+import math
+
+from ran_core.common.names import DATASETS, is_attention
+from ran_core.model.architectures import ATTENTION_TYPES, LEARNING_MODES, list_models
+from ran_core.training.config import PRECISIONS, RANGES, Range, TrainConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class Dim:
+    """One dimension: categorical `choices`, or a numeric `allowed` range (config.RANGES)."""
+
+    name: str
+    choices: tuple = ()
+    allowed: Range | None = None
+    attention_only: bool = False
+
+    def applies(self, config):
+        return not self.attention_only or is_attention(config.get("model", ""))
+
+    def check(self, value):
+        """`value` if it lies in this dimension, else a ValueError naming what is allowed."""
+        if self.allowed is not None:
+            return self.allowed.check(self.name, value)
+        if value not in self.choices:
+            raise ValueError(f"{self.name} must be one of {list(self.choices)}. Received: {self.name}={value!r}")
+        return value
+
+    def suggest(self, trial, bounds):
+        """Samples this dimension from an Optuna trial within `bounds`: a (low, high) tuple for a
+        numeric range, or a list of values."""
+        if self.allowed is None or not _is_range(bounds):
+            return trial.suggest_categorical(self.name, list(bounds))
+        low, high = bounds
+        if self.allowed.integer:
+            return trial.suggest_int(self.name, int(low), int(high), log=self.allowed.log)
+        return trial.suggest_float(self.name, low, high, log=self.allowed.log)
+
+
+def _is_range(bounds):
+    return isinstance(bounds, tuple) and len(bounds) == 2 and all(isinstance(b, (int, float)) for b in bounds)
+
+
+SPACE = (
+    Dim("dataset", choices=DATASETS),
+    Dim("model", choices=tuple(list_models())),
+    Dim("attention_type", choices=ATTENTION_TYPES, attention_only=True),
+    Dim("learning_mode", choices=LEARNING_MODES, attention_only=True),
+    *(
+        Dim(name, allowed=RANGES[name])
+        for name in ("noise_ratio", "width", "learning_rate", "weight_decay", "batch_size", "epochs")
+    ),
+    Dim("precision", choices=PRECISIONS),
+)
+DIMS = {dim.name: dim for dim in SPACE}
+DEFAULT_EPOCHS = TrainConfig.epochs
+
+# The smoke presets' recipe: offline digits at 16x16, quarter width, 10 epochs that converge (clean
+# test error ~1-2% for Attention-56 and ResNet-56), about a minute per trial on one CPU core. No
+# augmentation: a mirrored digit is another digit, and 4-pixel crops of a 16x16 digit cut it.
+SMOKE = {
+    "dataset": "digits",
+    "width": 0.25,
+    "epochs": 10,
+    "batch_size": 32,
+    "learning_rate": 0.1,
+    "lr_drops": (0.6, 0.85),
+    "augment": False,
+}
+
+
+@dataclasses.dataclass
+class Study:
+    """A slice of SPACE. grid: name -> values (exhaustive); search: name -> (low, high) or
+    values (TPE); fixed: any TrainConfig field -> value. Seeds multiply the grid."""
+
+    name: str
+    grid: dict = dataclasses.field(default_factory=dict)
+    search: dict = dataclasses.field(default_factory=dict)
+    fixed: dict = dataclasses.field(default_factory=dict)
+    seeds: tuple = (0,)
+
+    def __post_init__(self):
+        for part in ("grid", "search"):
+            for name, values in getattr(self, part).items():
+                if name not in DIMS:
+                    raise ValueError(
+                        f"{self.name}: {part} dimension {name!r} is not in the search space {sorted(DIMS)}"
+                    )
+                if not isinstance(values, (list, tuple)) or not values:
+                    raise ValueError(
+                        f"{self.name}: {part}[{name!r}] must be a non-empty list (or a (low, high) "
+                        f"tuple in search). Received: {values!r}"
+                    )
+                for value in values:
+                    DIMS[name].check(value)
+                allowed = DIMS[name].allowed
+                if part == "search" and _is_range(values) and allowed is not None and allowed.log and values[0] <= 0:
+                    raise ValueError(
+                        f"{self.name}: search[{name!r}] is sampled on a log scale; its low end must be "
+                        f"> 0. Received: {values!r}"
+                    )
+        models = self.grid.get("model", self.search.get("model", [self.fixed.get("model", "attention56")]))
+        conditional = [d for d in SPACE if d.attention_only and d.name in self.grid]
+        if conditional and not all(is_attention(m) for m in models):
+            raise ValueError(
+                f"{self.name}: grid dimension {conditional[0].name!r} does not apply to ResNet "
+                f"baselines; fix it instead. Received: model={list(models)!r}"
+            )
+        clash = set(self.grid) & set(self.search) | (set(self.grid) | set(self.search)) & set(self.fixed)
+        if clash:
+            raise ValueError(f"{self.name}: {sorted(clash)} declared twice (grid, search and fixed are exclusive)")
+        if not self.seeds or not all(isinstance(s, int) and s >= 0 for s in self.seeds):
+            raise ValueError(f"{self.name}: seeds must be non-negative integers. Received: {self.seeds!r}")
+        for config in self.cells(seeds=self.seeds[:1]):  # every grid cell is a valid TrainConfig
+            TrainConfig.from_dict(config)
+
+    @property
+    def exhaustive(self):
+        return not self.search
+
+    def grid_space(self):
+        """The Optuna GridSampler space: every grid dimension, plus the seed."""
+        return {**{name: list(values) for name, values in self.grid.items()}, "seed": list(self.seeds)}
+
+    def max_epochs(self):
+        """The longest epoch budget any trial can get (ASHA's max_t)."""
+        budgets = self.grid.get("epochs") or self.search.get("epochs") or [self.fixed.get("epochs", DEFAULT_EPOCHS)]
+        return int(max(budgets))
+
+    def num_cells(self):
+        return math.prod(len(v) for v in self.grid_space().values())
+
+    def cells(self, seeds=None):
+        """Every grid cell times every seed (or `seeds`) as a full config (searched dimensions left
+        at their defaults)."""
+        space = {**self.grid_space(), **({} if seeds is None else {"seed": list(seeds)})}
+        for combo in itertools.product(*space.values()):
+            yield {**self.fixed, **dict(zip(space, combo))}
+
+    def define_by_run(self, trial):
+        """Optuna define-by-run: suggests the grid and search dimensions in SPACE order (skipping
+        those that do not apply, e.g. attention settings for ResNets) and returns the constants."""
+        config = dict(self.fixed)
+        for dim in SPACE:
+            if not dim.applies(config):
+                continue
+            if dim.name in self.grid:
+                config[dim.name] = trial.suggest_categorical(dim.name, list(self.grid[dim.name]))
+            elif dim.name in self.search:
+                config[dim.name] = dim.suggest(trial, self.search[dim.name])
+        trial.suggest_categorical("seed", list(self.seeds))
+        return dict(self.fixed)
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)

@@ -1,0 +1,158 @@
+"""The Tuner of a study: Optuna (grid or TPE) under a concurrency limit, an ASHA or FIFO
+scheduler, the trainable with its resources and checkpoint policy, and the Parquet recorder."""
+
+import os
+from pathlib import Path
+
+from ran_core.common.keys import OPTUNA_DB
+from ran_core.sweep.flags import ASHA_DEFAULTS
+
+METRIC, MODE, TIME_ATTR = "test_error", "min", "epoch"
+
+
+def datasets_of(study):
+    """Every dataset the study can touch: loaded once here, shared with trials via the object store."""
+    from ran_core.data import load_dataset
+
+    names = study.grid.get("dataset") or study.search.get("dataset") or [study.fixed.get("dataset", "cifar10")]
+    datasets = [load_dataset(name, study.fixed.get("data_dir")) for name in names]
+    return {data.name: data for data in datasets}
+
+
+def trial_env(args):
+    """Environment of trial processes: the Keras backend, GPU memory sharing and JAX's persistent
+    compilation cache (a folder on each node, `$RAN_COMPILE_CACHE` or the temp folder's
+    `ran_jax_cache`; set it empty to turn the cache off), so trials that share a model and input
+    shape compile it once per node."""
+    import tempfile
+
+    env = {"KERAS_BACKEND": args.backend, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
+    cache = os.environ.get("RAN_COMPILE_CACHE", os.path.join(tempfile.gettempdir(), "ran_jax_cache"))
+    if cache:  # every program, also the small ones weight initialisation compiles (seconds in all)
+        env.update(JAX_COMPILATION_CACHE_DIR=cache, JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0")
+    if 0 < (args.gpus_per_trial or 0) < 1:  # several trials share one card: take memory as needed
+        env.update(
+            TF_FORCE_GPU_ALLOW_GROWTH="true",
+            XLA_PYTHON_CLIENT_PREALLOCATE="false",
+            XLA_PYTHON_CLIENT_MEM_FRACTION=f"{0.9 * args.gpus_per_trial:.2f}",
+        )
+    for name in ("RAN_FAIL_TRIAL_IF",):  # fault injection for tests travels to the trials
+        if name in os.environ:
+            env[name] = os.environ[name]
+    return env
+
+
+def trainable_for(args, datasets):
+    from ray import tune
+
+    from ran_core.sweep.schedulers import asha_rungs
+    from ran_core.sweep.trainable import CheckpointPolicy, run_trial
+
+    rungs = asha_rungs(args.grace_period, args.reduction_factor, args.epochs) if args.scheduler in ASHA_DEFAULTS else ()
+    policy = CheckpointPolicy(every_s=args.checkpoint_every, epochs=frozenset(rungs))
+    return tune.with_resources(
+        tune.with_parameters(run_trial, datasets=datasets, checkpoint_policy=policy),
+        {"cpu": args.cpus_per_trial, "gpu": args.gpus_per_trial},
+    )
+
+
+def optuna_storage(path):
+    """The study's SQLite file in write-ahead-log mode without a sync per commit: Optuna commits
+    once per suggested parameter and reported epoch, and with SQLite's defaults those commits took
+    ~40% of the driver's time (py-spy, benchmarks/driver_scale.py tuner). A killed driver loses
+    nothing (the log is in the OS cache); a power cut may lose the last commits, never the file."""
+    import optuna
+    import sqlalchemy
+
+    storage = optuna.storages.RDBStorage(f"sqlite:///{path}")
+
+    @sqlalchemy.event.listens_for(storage.engine, "connect")
+    def _fast_commits(connection, _record):
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+
+    storage.engine.dispose()  # pooled connections opened before the listener get it on reopening
+    return storage
+
+
+def sampler_for(study, args):
+    """Optuna's sampler: every grid cell (exhaustive studies) or TPE over the newest 1,000 trials
+    (searches; a suggestion's cost stops growing there, docs/scaling.md)."""
+    import optuna
+
+    from ran_core.sweep.recent_tpe import RecentTPESampler
+
+    if study.exhaustive:
+        return optuna.samplers.GridSampler(study.grid_space(), seed=0)
+    return RecentTPESampler(window=1000, seed=study.seeds[0], n_startup_trials=max(4, args.max_concurrent))
+
+
+def build_tuner(study, args, datasets, experiment, trainable=None, callbacks=()):
+    """The Tuner: Optuna (grid or TPE) under a concurrency limit, an ASHA or FIFO, Parquet callback.
+    `trainable` and extra `callbacks` are for benchmarks (default: run_trial on `datasets`)."""
+    from ray import tune
+
+    from ran_core.sweep.optuna_glue import PruningOptunaSearch
+    from ran_core.sweep.recorder import ResultRecorder
+    from ran_core.sweep.schedulers import (
+        LiveASHAScheduler,
+        LiveFIFOScheduler,
+        PromotingASHAScheduler,
+        WaitingAwareLimiter,
+    )
+
+    sampler = sampler_for(study, args)
+    storage = optuna_storage(Path(args.output) / OPTUNA_DB)
+    searcher = PruningOptunaSearch(
+        study.define_by_run,
+        metric=METRIC,
+        mode=MODE,
+        sampler=sampler,
+        storage=storage,
+        study_name=experiment,
+        max_t=args.epochs,
+        time_attr=TIME_ATTR,
+    )
+    max_concurrent = args.max_concurrent
+    if args.scheduler == "fifo":
+        scheduler = LiveFIFOScheduler()
+    else:
+        rungs = {
+            "time_attr": TIME_ATTR,
+            "metric": args.rank_by,
+            "mode": "min",
+            "max_t": args.epochs,
+            "grace_period": args.grace_period,
+            "reduction_factor": args.reduction_factor,
+        }
+        if args.scheduler == "asha":
+            scheduler = PromotingASHAScheduler(
+                **rungs, num_samples=args.num_samples, max_concurrent=args.max_concurrent
+            )
+            searcher, max_concurrent = WaitingAwareLimiter(searcher, args.max_concurrent, scheduler), None
+        else:
+            scheduler = LiveASHAScheduler(**rungs)
+    # reuse_actors: a finished trial's worker process (TensorFlow/JAX imported, data in memory, its
+    # compiled models: ran_core.training.model_cache, which resets every state a run has) runs the next trial.
+    tune_config = tune.TuneConfig(
+        search_alg=searcher,
+        scheduler=scheduler,
+        metric=METRIC,
+        mode=MODE,
+        num_samples=args.num_samples,
+        max_concurrent_trials=max_concurrent,
+        reuse_actors=True,
+    )
+    run_config = tune.RunConfig(
+        name=experiment,
+        storage_path=args.storage,
+        verbose=0,
+        callbacks=[ResultRecorder(args.output, experiment, study.name), *callbacks],
+        failure_config=tune.FailureConfig(max_failures=args.max_failures),
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+    )
+    return tune.Tuner(trainable or trainable_for(args, datasets), tune_config=tune_config, run_config=run_config)
+
+
+def optuna_url(output):
+    return f"sqlite:///{Path(output) / OPTUNA_DB}"

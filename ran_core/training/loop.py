@@ -1,0 +1,121 @@
+"""One training run with the paper's recipe: `train(config)` (on the command line: `python -m ran_core.training`).
+
+Each epoch trains on a seeded permutation of the training set (augmentation inside the compiled
+step, data placed once: `ran_core.training.engine`), scores the clean test set in one compiled call, and
+can write a checkpoint (weights, optimizer state and schedule position, augmentation RNG,
+history) from which a stopped run resumes to the same result. The network outputs logits; the
+loss is cross-entropy from logits on every backend. A process that trains the same architecture
+again reuses its compiled model with every state reset (`ran_core.training.model_cache`).
+"""
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ran_core.data import load_dataset
+from ran_core.data.noise import noisy_labels
+from ran_core.training.checkpoints import keep_latest_checkpoint, load_checkpoint, save_checkpoint
+from ran_core.training.config import TrainConfig
+from ran_core.training.model_cache import compiled_model
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What a finished (or stopped) run leaves: per-epoch metrics and the last test confusion."""
+
+    config: TrainConfig
+    history: list
+    confusion: np.ndarray  # [num_classes, num_classes], true label = row, last epoch
+    params: int
+    num_classes: int
+
+
+def train(config, *, dataset=None, resume_from=None, checkpoint_dir=None, on_epoch_end=None, verbose=0):
+    """Trains `config` (a TrainConfig or a mapping) and returns a TrainResult.
+
+    dataset: an already loaded Dataset (a sweep shares one per node); else it is loaded here.
+    resume_from: a checkpoint folder written by this function; training continues after its epoch.
+    checkpoint_dir: keep the latest checkpoint there (`latest` names it; the one before is removed).
+    on_epoch_end(metrics, save): called after every epoch with the metrics dict and a function
+        `save(directory)` that writes that epoch's checkpoint where the caller wants it.
+    verbose: 1 prints one line per epoch.
+    """
+    config = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(dict(config))
+    data = dataset if dataset is not None else load_dataset(config.dataset, config.data_dir)
+    if data.name != config.dataset:
+        raise ValueError(f"dataset {data.name!r} passed for config.dataset={config.dataset!r}")
+    steps_per_epoch = check_batch_size(config, data)
+    noisy = config.noise_ratio > 0
+    labels = noisy_labels(data.y_train, config.noise_ratio, data.num_classes, config.seed)[0] if noisy else data.y_train
+    realised_noise = float(np.mean(labels != data.y_train))
+    train_targets = np.stack([labels, data.y_train], axis=1)
+
+    model, network, engine = compiled_model(config, data, train_targets, steps_per_epoch)
+    params = sum(int(np.prod(v.shape)) for v in network.trainable_variables)
+    history, start_epoch = [], 0
+    if resume_from is not None:
+        state = load_checkpoint(model, resume_from)
+        if _result_fields(state["config"]) != _result_fields(json.loads(json.dumps(config.to_dict()))):
+            raise ValueError(f"checkpoint {resume_from} was written for another config: {state['config']}")
+        history, start_epoch = state["history"], state["epoch"]
+        confusion = np.asarray(state["confusion"], dtype=np.int64)
+    else:
+        confusion = np.zeros((data.num_classes, data.num_classes), dtype=np.int64)
+
+    for epoch in range(start_epoch, config.epochs):
+        order = np.random.default_rng([config.seed, epoch]).permutation(len(data.x_train))
+        order = order[: steps_per_epoch * config.batch_size]  # whole batches: one compiled shape
+        started = time.perf_counter()
+        fit = engine.train_epoch(order, config.batch_size)
+        epoch_time = time.perf_counter() - started
+        test = engine.evaluate()
+        confusion = test.pop("confusion")
+        metrics = {
+            "epoch": epoch + 1,
+            "train_loss": fit["loss"],
+            "train_accuracy": fit["accuracy"],
+            "clean_train_accuracy": fit["clean_accuracy"] if noisy else None,
+            **test,
+            "learning_rate": model.optimizer.learning_rate_at(int(model.optimizer.iterations) - 1),
+            "epoch_time_s": epoch_time,
+            "images_per_s": len(order) / epoch_time,
+            "params": params,
+            "num_classes": data.num_classes,
+            "realised_noise_ratio": realised_noise,
+        }
+        history.append(metrics)
+        state = {"epoch": epoch + 1, "history": history, "config": config.to_dict(), "confusion": confusion.tolist()}
+        if checkpoint_dir is not None:
+            keep_latest_checkpoint(model, state, Path(checkpoint_dir))
+        if verbose:
+            print(_epoch_line(metrics), flush=True)
+        if on_epoch_end is not None:
+            on_epoch_end(dict(metrics), lambda directory, state=state: save_checkpoint(model, state, directory))
+    return TrainResult(config, history, confusion, params, data.num_classes)
+
+
+def check_batch_size(config, data):
+    """Steps per epoch (whole batches); a ValueError when the batch exceeds the training set."""
+    steps_per_epoch = len(data.x_train) // config.batch_size
+    if steps_per_epoch < 1:
+        raise ValueError(
+            f"batch_size={config.batch_size} exceeds the {len(data.x_train)} training images of {config.dataset!r}"
+        )
+    return steps_per_epoch
+
+
+def _result_fields(config):
+    """Config fields that change what a run computes (not where its data lives or how it is fed)."""
+    return {k: v for k, v in config.items() if k not in ("data_dir", "steps_per_execution")}
+
+
+def _epoch_line(m):
+    clean = f" clean_train_acc {m['clean_train_accuracy']:.4f}" if m["clean_train_accuracy"] is not None else ""
+    return (
+        f"epoch {m['epoch']}: train_loss {m['train_loss']:.4f} train_acc {m['train_accuracy']:.4f}{clean} "
+        f"test_loss {m['test_loss']:.4f} test_acc {m['test_accuracy']:.4f} lr {m['learning_rate']:.4g} "
+        f"{m['epoch_time_s']:.1f}s {m['images_per_s']:.0f} img/s"
+    )
