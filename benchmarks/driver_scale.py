@@ -16,6 +16,7 @@ driver CPU per trial for each block of trials. Each prints JSON.
 """
 
 import argparse
+import dataclasses
 import io
 import json
 import math
@@ -132,9 +133,9 @@ def bench_optuna(args):
     import numpy as np
 
     study_def = Study("driver_scale", search=SEARCH, fixed=_fixed(SEARCH, 9))
-    _, sweep_args = configure({"smoke": study_def}, ["--output", tempfile.gettempdir(), "--max-concurrent", "8"])
+    config = configure({"smoke": study_def}, ["--output", tempfile.gettempdir(), "--max-concurrent", "8"])
     samplers = {
-        "sweep: RecentTPESampler window 1000": lambda: sampler_for(study_def, sweep_args),
+        "sweep: RecentTPESampler window 1000": lambda: sampler_for(config),
         "plain TPESampler": lambda: optuna.samplers.TPESampler(seed=0, n_startup_trials=8),
     }
     rows = {}
@@ -236,18 +237,16 @@ def bench_tuner(args):
             study = study.replace(seeds=(0,))
         else:
             argv += ["--num-samples", str(args.trials)]
-        study, sweep_args = configure({"smoke": study}, argv)
-        rungs = asha_rungs(sweep_args.grace_period, sweep_args.reduction_factor, args.epochs)
-        sweep_args.gpus_per_trial = 0.0
-        Path(sweep_args.output).mkdir(parents=True)
+        config = dataclasses.replace(configure({"smoke": study}, argv), experiment="driver_scale", gpus_per_trial=0.0)
+        study = config.study
+        rungs = asha_rungs(config.grace_period, config.reduction_factor, args.epochs)
+        Path(config.output).mkdir(parents=True)
         ray.init(num_cpus=args.ray_cpus, include_dashboard=False, log_to_driver=False)
         probe = _Probe(args.block)
         try:
             tuner = build_tuner(
-                study,
-                sweep_args,
+                config,
                 None,
-                "driver_scale",
                 trainable=tune.with_resources(
                     tune.with_parameters(noop_trial, checkpoint_epochs=frozenset(rungs)), {"cpu": args.cpus_per_trial}
                 ),

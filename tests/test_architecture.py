@@ -2,11 +2,13 @@
 
 common -> model, data -> training -> results -> sweep, analysis: a module imports only from its
 own layer and the layers allowed below it, at module level and inside functions alike. Light
-layers import no heavy library at module level, so the driver, the results store and the
-analysis never pay for (or depend on) a Keras backend.
+layers import no heavy library at module level, and the analysis and the results store import
+no Keras backend, Ray or Optuna at all (checked in a fresh interpreter).
 """
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,7 +21,7 @@ ALLOWED = {
     "model": {"common"},
     "data": {"common"},
     "training": {"common", "model", "data"},
-    "results": {"common"},
+    "results": {"common", "training"},  # the config columns are TrainConfig's fields
     "sweep": {"common", "model", "data", "training", "results", "analysis"},
     "analysis": {"common", "results"},
 }
@@ -103,3 +105,11 @@ def test_the_scan_catches_a_wrong_import(tmp_path, monkeypatch):
     monkeypatch.setattr(__import__(__name__), "PACKAGE", tmp_path / "ran_core")
     with pytest.raises(AssertionError, match="results/bad.py imports ran_core.sweep.recorder"):
         test_imports_go_one_way("results")
+
+
+def test_analysis_and_results_load_no_backend_ray_or_optuna():
+    """A notebook or `python -m ran_core.analysis` needs pandas and matplotlib, nothing that trains."""
+    modules = "ran_core.analysis.report, ran_core.analysis.scorecard, ran_core.results.loading, ran_core.results.store"
+    code = f"import sys, {modules}; print(sorted(set({sorted(HEAVY)}) & set(m.split('.')[0] for m in sys.modules)))"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0 and run.stdout.strip() == "[]", run.stdout + run.stderr[-2000:]

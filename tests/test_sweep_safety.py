@@ -177,10 +177,11 @@ def test_a_diverging_trial_stops_and_is_recorded_diverged(tmp_path):
     """A real divergence: learning rate 1000 (the top of its declared range) on a 1/16-width
     ResNet-56, whose loss is NaN within the first epoch; the sweep's real path: Ray, Optuna,
     Parquet, report."""
-    import argparse
+    import dataclasses
 
     import ray
 
+    from ran_core.sweep.flags import configure
     from ran_core.sweep.optuna_glue import STATUS_ATTR
     from ran_core.sweep.recorder import ResultRecorder
     from ran_core.sweep.runner import reconcile
@@ -195,23 +196,13 @@ def test_a_diverging_trial_stops_and_is_recorded_diverged(tmp_path):
     )
     out = tmp_path / "out"
     out.mkdir()
-    args = argparse.Namespace(
-        output=str(out),
-        storage=str(tmp_path / "storage"),
-        epochs=3,
-        scheduler="fifo",
-        num_samples=2,
-        max_concurrent=2,
-        max_failures=0,
-        checkpoint_every=60.0,
-        cpus_per_trial=1.0,
-        gpus_per_trial=0.0,
-        backend="tensorflow",
-    )
+    flags = ["--output", str(out), "--storage", str(tmp_path / "storage"), "--max-failures", "0"]
+    config = configure({"smoke": study}, [*flags, "--max-concurrent", "2", "--backend", "tensorflow"])
+    config = dataclasses.replace(config, experiment="diverge-test", gpus_per_trial=0.0)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         _claim_optuna_study(out, "diverge-test")
-        grid = build_tuner(study, args, datasets_of(study), "diverge-test").fit()
+        grid = build_tuner(config, datasets_of(study)).fit()
         summary = reconcile(grid, ResultRecorder(out, "diverge-test", "diverge"))
     finally:
         ray.shutdown()

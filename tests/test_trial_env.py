@@ -1,13 +1,12 @@
 """What a sweep passes to its trial processes: backend, JAX's persistent compile cache (on by
 default, every program cached), memory sharing when trials split a GPU, and test fault hooks."""
 
-import argparse
-
+from ran_core.sweep.flags import SweepConfig
 from ran_core.sweep.tuner import trial_env
 
 
 def _args(**overrides):
-    return argparse.Namespace(**{"backend": "jax", "gpus_per_trial": 0.0, **overrides})
+    return SweepConfig(study=None, **{"backend": "jax", "gpus_per_trial": 0.0, **overrides})
 
 
 def test_the_compile_cache_is_on_by_default_and_caches_every_program(monkeypatch, tmp_path):

@@ -4,31 +4,26 @@ The recorder writes these schemas, `ran_core.results.loading` reads them, the te
 them and a test holds results/README.md's tables to them (`column_types`).
 """
 
+import dataclasses
+
 import pyarrow as pa
 
 from ran_core.common.keys import STATUSES  # noqa: F401 - the `status` column's values
+from ran_core.training.config import TrainConfig
 
-_CONFIG = [
-    ("model", pa.string()),
-    ("attention_type", pa.string()),
-    ("learning_mode", pa.string()),
-    ("noise_ratio", pa.float64()),
-    ("dataset", pa.string()),
-    ("width", pa.float64()),
-    ("learning_rate", pa.float64()),
-    ("weight_decay", pa.float64()),
-    ("batch_size", pa.int64()),
-    ("epochs", pa.int64()),
-    ("precision", pa.string()),
-    ("seed", pa.int64()),
-    ("momentum", pa.float64()),
-    ("lr_drops", pa.list_(pa.float64())),
-    ("bn_momentum", pa.float64()),
-    ("augment", pa.bool_()),
-    ("steps_per_execution", pa.int64()),
-    ("data_dir", pa.string()),
-    ("mask_pools", pa.list_(pa.int64())),
-]
+
+def _arrow_type(field):
+    """The column type of a TrainConfig field, from its annotation (a tuple's from its default's items)."""
+    kind = next(
+        k for k in (bool, int, float, str, tuple) if k in (getattr(field.type, "__args__", None) or (field.type,))
+    )
+    if kind is tuple:
+        return pa.list_(pa.int64() if isinstance(field.default[0], int) else pa.float64())
+    return {bool: pa.bool_(), int: pa.int64(), float: pa.float64(), str: pa.string()}[kind]
+
+
+# Every TrainConfig field is a column of every trial row, in the order the config declares them.
+_CONFIG = [(field.name, _arrow_type(field)) for field in dataclasses.fields(TrainConfig)]
 _KEY = [("experiment_id", pa.string()), ("study", pa.string()), ("trial_id", pa.string())]
 
 

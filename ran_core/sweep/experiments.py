@@ -16,23 +16,6 @@ from ran_core.common.atomic import write_atomic
 RECORDS_DIR, LATEST = "experiments", "experiment.json"
 LATEST_NAME = "latest"
 
-# Flags that change what a trial computes or which trials run: a resumed experiment keeps them.
-# Every other flag says where or how it runs (address, storage, resources, concurrency, retries).
-RESULT_FLAGS = (
-    "preset",
-    "dataset",
-    "data_dir",
-    "num_samples",
-    "seeds",
-    "epochs",
-    "width",
-    "scheduler",
-    "grace_period",
-    "reduction_factor",
-    "rank_by",
-    "backend",
-)
-
 
 def new_name(study, preset):
     """`<study>-<preset>-<UTC time>-<random>`: unique even for runs started in the same second."""
@@ -40,7 +23,7 @@ def new_name(study, preset):
 
 
 def record(output, name, storage, study, argv, flags):
-    """Writes the experiment's record (`flags`: the RESULT_FLAGS values it runs with) and points
+    """Writes the experiment's record (`flags`: SweepConfig.result_flags(), what it runs with) and points
     `experiment.json` at it."""
     text = json.dumps(
         {
@@ -76,9 +59,10 @@ def read(output, name=LATEST_NAME):
 
 def changed_result_flags(recorded, now):
     """The result flags whose value now differs from the recorded run's, as '--flag NOW (recorded:
-    THEN)' strings; both arguments map RESULT_FLAGS to the values the study applies."""
+    THEN)' strings; both arguments map the result flags (SweepConfig.result_flags()) to the values
+    the study applies. A flag a record lacks compares as None (the default of a flag added later)."""
     return [
-        f"--{name.replace('_', '-')} {now.get(name)} (recorded: {recorded.get(name)})"
-        for name in RESULT_FLAGS
-        if now.get(name) != recorded.get(name)
+        f"--{name.replace('_', '-')} {value} (recorded: {recorded.get(name)})"
+        for name, value in now.items()
+        if value != recorded.get(name)
     ]

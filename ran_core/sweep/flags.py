@@ -1,11 +1,14 @@
-"""A study's command line: every flag parsed, validated and resolved before Ray starts.
+"""A study's command line, resolved once into a frozen `SweepConfig` before Ray starts.
 
 A bad flag raises ValueError with one line that says what was received and what is allowed;
-`run_study` turns it into exit status 2 with nothing written. With `--resume`, the recorded run's
-flags come first and the flags that change results must stay as recorded.
+`run_study` turns it into exit status 2 with nothing written. Each SweepConfig field declares
+its role once: RESULT fields change what the trials compute or which trials run (a resumed
+experiment must keep them, and every experiment records them); RUNTIME fields say where and how
+it runs (address, storage, resources, retries), and a resume may change them.
 """
 
 import argparse
+import dataclasses
 import importlib.util
 import math
 import os
@@ -13,6 +16,7 @@ import sys
 from pathlib import Path
 
 from ran_core.sweep import experiments
+from ran_core.sweep.space import Study
 
 # Integer flags: (lowest, highest) accepted; None: no upper bound beyond the study's own.
 FLAG_RANGES = {
@@ -27,9 +31,65 @@ READS_DATA_DIR = ("cifar10", "cifar100")
 SCHEDULERS = ("asha", "asha-stopping", "fifo")
 RANK_BY = ("train_loss", "test_loss", "test_error")  # metrics every epoch reports; lower is better
 # Each ASHA's defaults: (grace period as a share of the epoch budget, reduction factor), chosen by
-# replaying real learning curves (benchmarks/asha_replay.py; README, Early stopping).
+# replaying real learning curves (benchmarks/asha_replay.py; docs/early-stopping.md).
 ASHA_DEFAULTS = {"asha": (1 / 18, 5), "asha-stopping": (1 / 6, 3)}
 ASHA_FLAGS = ("grace_period", "reduction_factor", "rank_by")
+RESULT, RUNTIME = "result", "runtime"
+
+
+def _role(role, default=None):
+    return dataclasses.field(default=default, metadata={"role": role})
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepConfig:
+    """One run of a study as its flags resolve: the study with every override applied, and the
+    values the runner, the Tuner and the trials read. Built once by `configure`; `on_cluster`
+    fills the values that need the cluster's resources (GPUs per trial, trials at once)."""
+
+    study: Study
+    preset: str = _role(RESULT)
+    dataset: str | None = _role(RESULT)  # the --dataset override as given (lower case), None: the preset's
+    num_samples: int = _role(RESULT)
+    seeds: int = _role(RESULT)  # seeds per grid cell
+    epochs: int = _role(RESULT)
+    width: float | None = _role(RESULT)
+    scheduler: str = _role(RESULT)
+    grace_period: int | None = _role(RESULT)
+    reduction_factor: int | None = _role(RESULT)
+    rank_by: str | None = _role(RESULT)
+    backend: str = _role(RESULT)
+    data_dir: str | None = _role(RUNTIME)  # where the data lives, not what it is
+    output: str = _role(RUNTIME)
+    storage: str = _role(RUNTIME)
+    address: str | None = _role(RUNTIME)
+    resume: str | None = _role(RUNTIME)
+    experiment: str | None = _role(RUNTIME)  # the resumed experiment's name; a fresh run's is set at start
+    cpus_per_trial: float = _role(RUNTIME, 1.0)
+    gpus_per_trial: float | None = _role(RUNTIME)  # None: one card per trial where the cluster has cards
+    max_concurrent: int | None = _role(RUNTIME)  # None: what the cluster's resources fit
+    max_failures: int = _role(RUNTIME, 1)
+    checkpoint_every: float = _role(RUNTIME, 60.0)
+    dashboard: bool = _role(RUNTIME, True)
+    argv: tuple = _role(RUNTIME, ())
+
+    def result_flags(self):
+        """The RESULT fields as this run applies them: recorded with the experiment, compared on --resume."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.metadata.get("role") == RESULT}
+
+    @property
+    def uses_asha(self):
+        return self.scheduler in ASHA_DEFAULTS
+
+    def on_cluster(self, resources):
+        """This config with the cluster-dependent values filled from `resources` (ray.cluster_resources())."""
+        gpus = self.gpus_per_trial
+        if gpus is None:
+            gpus = 1.0 if resources.get("GPU", 0) >= 1 else 0.0
+        fits = resources.get("CPU", 1) // self.cpus_per_trial
+        if gpus:
+            fits = min(fits, resources.get("GPU", 0) // gpus)
+        return dataclasses.replace(self, gpus_per_trial=gpus, max_concurrent=self.max_concurrent or max(1, int(fits)))
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -40,7 +100,16 @@ class _OneLineParser(argparse.ArgumentParser):
 
 
 def parser(presets):
+    """Every flag of a study script (`python sweeps/<study>.py --help`)."""
     p = _OneLineParser(description=__doc__.splitlines()[0])
+    _study_flags(p, presets)
+    _scheduler_flags(p)
+    _placement_flags(p)
+    return p
+
+
+def _study_flags(p, presets):
+    """What the study trains: preset, data, budget, size."""
     p.add_argument(
         "--preset",
         choices=sorted(presets),
@@ -54,6 +123,15 @@ def parser(presets):
     p.add_argument("--epochs", type=int, help="replace the preset's epoch budget")
     p.add_argument("--width", type=float, help="replace the preset's channel multiplier (1.0 = paper widths)")
     p.add_argument(
+        "--backend",
+        choices=["tensorflow", "jax"],
+        help="Keras backend of the trials (default: KERAS_BACKEND or tensorflow)",
+    )
+
+
+def _scheduler_flags(p):
+    """Early stopping: which scheduler, its rungs and what they compare."""
+    p.add_argument(
         "--scheduler",
         choices=SCHEDULERS,
         help="asha: trials wait at each rung and the top 1/N go on; asha-stopping: Tune's ASHA, which "
@@ -64,7 +142,7 @@ def parser(presets):
         "--grace-period",
         type=int,
         help="ASHA: epochs before a trial can be stopped (default: asha an 18th of the budget, "
-        "asha-stopping a sixth; README, Early stopping)",
+        "asha-stopping a sixth; docs/early-stopping.md)",
     )
     p.add_argument(
         "--reduction-factor",
@@ -75,8 +153,12 @@ def parser(presets):
         "--rank-by",
         choices=RANK_BY,
         help="ASHA: the metric its rungs compare (default: train_loss, which ranks trials after a few "
-        "epochs by their final test error better than the test set does; README, Early stopping)",
+        "epochs by their final test error better than the test set does; docs/early-stopping.md)",
     )
+
+
+def _placement_flags(p):
+    """Where and how the study runs: resources, retries, checkpoints, cluster, storage, resume."""
     p.add_argument("--cpus-per-trial", type=float, default=1.0)
     p.add_argument(
         "--gpus-per-trial",
@@ -108,33 +190,78 @@ def parser(presets):
         "OUTPUT/experiments/); flags that change results must stay as recorded",
     )
     p.add_argument("--output", help="result folder (default: results/<study>)")
-    p.add_argument(
-        "--backend",
-        choices=["tensorflow", "jax"],
-        help="Keras backend of the trials (default: KERAS_BACKEND or tensorflow)",
-    )
     p.add_argument("--no-dashboard", action="store_true", help="start the local Ray without its dashboard")
-    return p
 
 
 def configure(presets, argv=None):
-    """Parses and validates the flags into (study, args); raises ValueError on bad input.
+    """Parses and validates the flags into a SweepConfig; raises ValueError on bad input.
 
     With --resume the flags recorded by the run being resumed come first, so the same study is
-    rebuilt; flags given now may change where and how it runs (e.g. a new --address, --storage or
-    --max-concurrent), not its results (experiments.RESULT_FLAGS).
+    rebuilt; flags given now may change where and how it runs (the RUNTIME fields: a new
+    --address, --storage or --max-concurrent), not its results (the RESULT fields).
     """
     argv = list(sys.argv[1:] if argv is None else argv)
+    args, recorded = _parse(presets, argv)
+    _check_flag_ranges(args)
+    _check_resources(args)
+    study = _resolved_study(presets[args.preset], args)
+    epochs = study.max_epochs()
+    backend = args.backend or os.environ.get("KERAS_BACKEND", "tensorflow")
+    if importlib.util.find_spec(backend) is None:
+        raise ValueError(
+            f"--backend {backend}: the {backend} package is not installed (pip install -e '.[jax]' for JAX)"
+        )
+    config = SweepConfig(
+        study=study,
+        preset=args.preset,
+        dataset=args.dataset and args.dataset.lower(),
+        num_samples=study.num_cells() if study.exhaustive else args.num_samples or 16,
+        seeds=len(study.seeds),
+        epochs=epochs,
+        width=study.fixed.get("width"),
+        **_scheduler(args, study, epochs),
+        backend=backend,
+        data_dir=study.fixed.get("data_dir"),
+        output=str(_path_flag(args.output, "--output") or (Path("results") / study.name).resolve()),
+        storage=_storage(args.storage),
+        address=args.address,
+        resume=args.resume,
+        experiment=recorded["name"] if recorded else None,
+        cpus_per_trial=args.cpus_per_trial,
+        gpus_per_trial=args.gpus_per_trial,
+        max_concurrent=args.max_concurrent,
+        max_failures=args.max_failures,
+        checkpoint_every=args.checkpoint_every,
+        dashboard=not args.no_dashboard,
+        argv=tuple(argv),
+    )
+    if recorded and "flags" in recorded:
+        changed = experiments.changed_result_flags(recorded["flags"], config.result_flags())
+        if changed:
+            raise ValueError(
+                f"--resume continues {recorded['name']} as recorded; these flags would change its "
+                f"results: {', '.join(changed)} (run without --resume for a new experiment)"
+            )
+    return config
+
+
+def _parse(presets, argv):
+    """The flags, with a resumed run's recorded flags first: (args, the record or None)."""
     args = parser(presets).parse_args(argv)
-    output = Path(args.output or Path("results") / presets[args.preset].name).resolve()
-    recorded = None
-    if args.resume:
-        recorded = experiments.read(output, args.resume)
-        backend = recorded.get("flags", {}).get("backend")
-        args = parser(presets).parse_args([*recorded["argv"], *(["--backend", backend] if backend else []), *argv])
-        args.storage = parser(presets).parse_args(argv).storage or recorded["storage"]
-        args.experiment = recorded["name"]
-    study = presets[args.preset]
+    if not args.resume:
+        return args, None
+    output = _path_flag(args.output, "--output") or (Path("results") / presets[args.preset].name).resolve()
+    recorded = experiments.read(output, args.resume)
+    backend = recorded.get("flags", {}).get("backend")
+    merged = parser(presets).parse_args([*recorded["argv"], *(["--backend", backend] if backend else []), *argv])
+    merged.output = str(output)
+    merged.storage = args.storage or recorded["storage"]
+    return merged, recorded
+
+
+def _resolved_study(study, args):
+    """The preset's study with --dataset, --epochs, --width, --seeds and --data-dir applied
+    (Study.replace re-validates every value against the search space)."""
     changes, fixed = {}, dict(study.fixed)
     if args.dataset is not None:
         changes.update(
@@ -145,7 +272,6 @@ def configure(presets, argv=None):
     for name in ("epochs", "width"):
         if getattr(args, name) is not None:
             fixed[name] = getattr(args, name)
-    _check_flag_ranges(args)
     if args.seeds is not None:
         if not study.exhaustive:
             raise ValueError(
@@ -153,7 +279,7 @@ def configure(presets, argv=None):
                 f"Received: --seeds {args.seeds}"
             )
         changes["seeds"] = tuple(range(args.seeds))
-    study = study.replace(**changes, fixed=fixed)  # re-validates every value against SPACE
+    study = study.replace(**changes, fixed=fixed)
     if args.data_dir is not None:
         _check_data_dir(study, args.data_dir)
         study = study.replace(fixed={**study.fixed, "data_dir": str(Path(args.data_dir).resolve())})
@@ -162,51 +288,48 @@ def configure(presets, argv=None):
             f"{study.name} is a grid study of {study.num_cells()} cells (times seeds); "
             f"--num-samples does not apply. Received: --num-samples {args.num_samples}"
         )
-    for flag in ("cpus_per_trial", "gpus_per_trial"):
-        value = getattr(args, flag)
-        if value is not None and (not math.isfinite(value) or value < 0 or (flag == "cpus_per_trial" and value <= 0)):
-            raise ValueError(f"--{flag.replace('_', '-')} must be a positive number. Received: {value}")
-    if not (math.isfinite(args.checkpoint_every) and args.checkpoint_every >= 0):
-        raise ValueError(
-            f"--checkpoint-every must be a number of seconds >= 0. Received: --checkpoint-every {args.checkpoint_every}"
-        )
-    if (args.gpus_per_trial or 0) > 1 and not float(args.gpus_per_trial).is_integer():
-        raise ValueError(f"--gpus-per-trial above 1 must be whole. Received: {args.gpus_per_trial}")
-    args.epochs = study.max_epochs()
-    if args.grace_period is not None and args.grace_period > args.epochs:
-        raise ValueError(f"--grace-period {args.grace_period} exceeds the {args.epochs}-epoch budget")
-    args.backend = args.backend or os.environ.get("KERAS_BACKEND", "tensorflow")
-    if importlib.util.find_spec(args.backend) is None:
-        raise ValueError(
-            f"--backend {args.backend}: the {args.backend} package is not installed (pip install -e '.[jax]' for JAX)"
-        )
-    args.output = str(output)
-    args.storage = args.storage or os.environ.get("RAN_STORAGE") or str(Path("~/ray_results").expanduser())
-    if "://" not in args.storage:
-        args.storage = str(Path(args.storage).resolve())
-    args.scheduler = args.scheduler or ("fifo" if study.exhaustive else "asha")
-    if args.scheduler in ASHA_DEFAULTS:
-        share, reduction_factor = ASHA_DEFAULTS[args.scheduler]
-        args.grace_period = args.grace_period or max(1, round(share * args.epochs))
-        args.reduction_factor = args.reduction_factor or reduction_factor
-        args.rank_by = args.rank_by or "train_loss"
-    else:
-        given = [f"--{name.replace('_', '-')}" for name in ASHA_FLAGS if getattr(args, name) is not None]
-        if given:
+    return study
+
+
+def _scheduler(args, study, epochs):
+    """scheduler, grace_period, reduction_factor and rank_by as applied (ASHA's defaults filled in)."""
+    scheduler = args.scheduler or ("fifo" if study.exhaustive else "asha")
+    given = {name: getattr(args, name) for name in ASHA_FLAGS}
+    if scheduler not in ASHA_DEFAULTS:
+        named = [f"--{name.replace('_', '-')}" for name, value in given.items() if value is not None]
+        if named:
             raise ValueError(
-                f"{', '.join(given)}: ASHA's flags, for --scheduler asha or asha-stopping; this run's "
-                f"scheduler is fifo (a grid study's default)"
+                f"{', '.join(named)}: ASHA's flags, for --scheduler asha or asha-stopping; this run's "
+                f"scheduler is {scheduler}" + (" (a grid study's default)" if args.scheduler is None else "")
             )
-    args.num_samples = study.num_cells() if study.exhaustive else args.num_samples or 16
-    args.result_flags = result_flags(study, args)
-    if recorded and "flags" in recorded:
-        changed = experiments.changed_result_flags(recorded["flags"], args.result_flags)
-        if changed:
-            raise ValueError(
-                f"--resume continues {recorded['name']} as recorded; these flags would change its "
-                f"results: {', '.join(changed)} (run without --resume for a new experiment)"
-            )
-    return study, args
+        return {"scheduler": scheduler, **dict.fromkeys(ASHA_FLAGS)}
+    if given["grace_period"] is not None and given["grace_period"] > epochs:
+        raise ValueError(f"--grace-period {given['grace_period']} exceeds the {epochs}-epoch budget")
+    share, reduction_factor = ASHA_DEFAULTS[scheduler]
+    return {
+        "scheduler": scheduler,
+        "grace_period": given["grace_period"] or max(1, round(share * epochs)),
+        "reduction_factor": given["reduction_factor"] or reduction_factor,
+        "rank_by": given["rank_by"] or "train_loss",
+    }
+
+
+def _path_flag(value, flag):
+    """An absolute path from a path flag; None if not given; an empty one is an error."""
+    if value is None:
+        return None
+    if not value.strip():
+        raise ValueError(f"{flag} must name a folder. Received: {flag} {value!r}")
+    return Path(value).expanduser().resolve()
+
+
+def _storage(value):
+    """--storage as Ray takes it: a URI as given, a local path made absolute (default: RAN_STORAGE
+    or ~/ray_results)."""
+    if value is not None and not value.strip():
+        raise ValueError(f"--storage must name a folder or a URI. Received: --storage {value!r}")
+    storage = value or os.environ.get("RAN_STORAGE") or str(Path("~/ray_results").expanduser())
+    return storage if "://" in storage else str(Path(storage).expanduser().resolve())
 
 
 def _check_flag_ranges(args):
@@ -218,6 +341,19 @@ def _check_flag_ranges(args):
             raise ValueError(f"{name} must be {allowed}. Received: {name} {value}")
 
 
+def _check_resources(args):
+    for flag in ("cpus_per_trial", "gpus_per_trial"):
+        value = getattr(args, flag)
+        if value is not None and (not math.isfinite(value) or value < 0 or (flag == "cpus_per_trial" and value <= 0)):
+            raise ValueError(f"--{flag.replace('_', '-')} must be a positive number. Received: {value}")
+    if (args.gpus_per_trial or 0) > 1 and not float(args.gpus_per_trial).is_integer():
+        raise ValueError(f"--gpus-per-trial above 1 must be whole. Received: {args.gpus_per_trial}")
+    if not (math.isfinite(args.checkpoint_every) and args.checkpoint_every >= 0):
+        raise ValueError(
+            f"--checkpoint-every must be a number of seconds >= 0. Received: --checkpoint-every {args.checkpoint_every}"
+        )
+
+
 def _check_data_dir(study, data_dir):
     names = study.grid.get("dataset") or study.search.get("dataset") or [study.fixed.get("dataset", "cifar10")]
     if not set(names) & set(READS_DATA_DIR):
@@ -227,21 +363,3 @@ def _check_data_dir(study, data_dir):
         )
     if not Path(data_dir).exists():
         raise ValueError(f"--data-dir {data_dir!r} does not exist")
-
-
-def result_flags(study, args):
-    """The values of experiments.RESULT_FLAGS as this run applies them (recorded; --resume compares)."""
-    return {
-        "preset": args.preset,
-        "dataset": args.dataset and args.dataset.lower(),
-        "data_dir": study.fixed.get("data_dir"),
-        "num_samples": args.num_samples,
-        "seeds": len(study.seeds),
-        "epochs": args.epochs,
-        "width": study.fixed.get("width"),
-        "scheduler": args.scheduler,
-        "grace_period": args.grace_period,
-        "reduction_factor": args.reduction_factor,
-        "rank_by": args.rank_by,
-        "backend": args.backend,
-    }

@@ -9,8 +9,10 @@ writes to a result folder (a lock in it). The script exits 1 if any trial errore
 after Ctrl-C/SIGTERM, each after writing every row it has and printing the summary.
 """
 
+import dataclasses
 import math
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -27,35 +29,35 @@ def run_study(presets, argv=None):
     """Runs one study from the command line; returns the process exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        study, args = configure(presets, argv)
-        preflight.check_output(args.output)
-        preflight.check_storage(args.storage)
-        if not args.address:
-            preflight.check_local_resources(args.cpus_per_trial, args.gpus_per_trial)
-        datasets = datasets_of(study)
-        if args.resume:
-            path = f"{args.storage.rstrip('/')}/{args.experiment}"
+        config = configure(presets, argv)
+        preflight.check_output(config.output)
+        preflight.check_storage(config.storage)
+        if not config.address:
+            preflight.check_local_resources(config.cpus_per_trial, config.gpus_per_trial)
+        datasets = datasets_of(config.study)
+        if config.resume:
+            path = f"{config.storage.rstrip('/')}/{config.experiment}"
             from ray import tune
 
             if not tune.Tuner.can_restore(path):
                 raise ValueError(f"--resume: no restorable experiment at {path}")
-        Path(args.output).mkdir(parents=True, exist_ok=True)  # every check passed: the first write
-        lock = lock_output(args.output)  # noqa: F841 - held until the process ends
-        if not args.resume:
-            args.experiment = experiments.new_name(study.name, args.preset)
-            _claim_optuna_study(args.output, args.experiment)
+        Path(config.output).mkdir(parents=True, exist_ok=True)  # every check passed: the first write
+        lock = lock_output(config.output)  # noqa: F841 - held until the process ends
+        if not config.resume:
+            config = dataclasses.replace(config, experiment=experiments.new_name(config.study.name, config.preset))
+            _claim_optuna_study(config.output, config.experiment)
     except ValueError as error:  # DatasetError and OutputLocked included
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    if not args.address:  # a local Ray listens on 127.0.0.1 only (read when ray is imported)
+    if not config.address:  # a local Ray listens on 127.0.0.1 only (read when ray is imported)
         os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     with interrupts.caught() as interrupt:
         try:
-            return _run(study, args, datasets, argv, interrupt)
+            return _run(config, datasets, interrupt)
         except KeyboardInterrupt:  # before Tune started, or a second signal
             print(
                 f"interrupted by {interrupt.name or 'KeyboardInterrupt'} before the sweep could record its "
-                f"trials; resume with --resume {args.experiment}",
+                f"trials; resume with: {resume_command(config)}",
                 file=sys.stderr,
                 flush=True,
             )
@@ -72,53 +74,51 @@ def _claim_optuna_study(output, name):
         raise ValueError(f"Optuna study {name!r} already exists in {output}/{OPTUNA_DB}") from None
 
 
-def _run(study, args, datasets, argv, interrupt):
+def _run(config, datasets, interrupt):
     import ray
     from ray import tune
 
     from ran_core.sweep.optuna_glue import fail_unfinished
     from ran_core.sweep.recorder import ResultRecorder
 
-    experiment = args.experiment
     context = ray.init(
-        address=args.address or "local",
-        runtime_env={"env_vars": trial_env(args)},
-        include_dashboard=None if args.address else not args.no_dashboard,
+        address=config.address or "local",
+        runtime_env={"env_vars": trial_env(config)},
+        include_dashboard=None if config.address else config.dashboard,
         log_to_driver=False,
     )  # trial output stays in Ray's logs; errors are summarised
     interrupt.install()  # ray.init replaced the SIGTERM handler with one that exits at once
     try:
-        resources = ray.cluster_resources()
-        if args.gpus_per_trial is None:  # auto: a whole card per trial where the cluster has cards
-            args.gpus_per_trial = 1.0 if resources.get("GPU", 0) >= 1 else 0.0
-        args.max_concurrent = args.max_concurrent or _fitting_trials(resources, args)
+        config = config.on_cluster(ray.cluster_resources())
         if context.dashboard_url:
             print(f"Ray dashboard: http://{context.dashboard_url}", flush=True)
         print(
-            f"{study.name} ({args.preset}): {_describe_size(study, args)}; results -> {args.output} "
-            f"(experiment {experiment})",
+            f"{config.study.name} ({config.preset}): {_describe_size(config)}; results -> {config.output} "
+            f"(experiment {config.experiment})",
             flush=True,
         )
-        if args.resume:
+        if config.resume:
             # Errored trials stay errored (FailureConfig already retried them); unfinished ones resume.
             tuner = tune.Tuner.restore(
-                f"{args.storage.rstrip('/')}/{experiment}",
-                trainable=trainable_for(args, datasets),
+                f"{config.storage.rstrip('/')}/{config.experiment}",
+                trainable=trainable_for(config, datasets),
                 resume_unfinished=True,
             )
         else:
-            tuner = build_tuner(study, args, datasets, experiment)
-            experiments.record(args.output, experiment, args.storage, study.name, argv, args.result_flags)
+            tuner = build_tuner(config, datasets)
+            experiments.record(
+                config.output, config.experiment, config.storage, config.study.name, config.argv, config.result_flags()
+            )
         grid = tuner.fit()
-        unfinished = fail_unfinished(optuna_url(args.output), experiment) if interrupt.signum else set()
-        summary = reconcile(grid, ResultRecorder(args.output, experiment, study.name), unfinished)
+        unfinished = fail_unfinished(optuna_url(config.output), config.experiment) if interrupt.signum else set()
+        summary = reconcile(grid, ResultRecorder(config.output, config.experiment, config.study.name), unfinished)
     finally:
         ray.shutdown()
     print(summary["text"], flush=True)
     if interrupt.signum:
         print(
             f"interrupted by {interrupt.name}: {len(unfinished)} unfinished trial(s) recorded as interrupted; "
-            f"continue with: {Path(sys.argv[0]).name} --output {args.output} --resume {experiment}",
+            f"continue with: {resume_command(config)}",
             flush=True,
         )
         return interrupt.exit_status
@@ -172,20 +172,19 @@ def _interrupted_id(result, interrupted):
     return next((trial_id for trial_id in interrupted if trial_id in folder), folder)
 
 
-def _fitting_trials(resources, args):
-    fits = resources.get("CPU", 1) // args.cpus_per_trial
-    if args.gpus_per_trial:
-        fits = min(fits, resources.get("GPU", 0) // args.gpus_per_trial)
-    return max(1, int(fits))
+def resume_command(config):
+    """The command that continues this experiment, quoted for a POSIX shell."""
+    script = shlex.quote(sys.argv[0])
+    return f"python {script} --output {shlex.quote(config.output)} --resume {shlex.quote(config.experiment or '')}"
 
 
-def _describe_size(study, args):
-    if study.exhaustive:
+def _describe_size(config):
+    if config.study.exhaustive:
         return (
-            f"{study.num_cells()} trials (every grid cell x {len(study.seeds)} seed(s)), "
-            f"{args.epochs} epochs each, {args.scheduler}, up to {args.max_concurrent} at once"
+            f"{config.num_samples} trials (every grid cell x {config.seeds} seed(s)), "
+            f"{config.epochs} epochs each, {config.scheduler}, up to {config.max_concurrent} at once"
         )
     return (
-        f"{args.num_samples} TPE trials of up to {args.epochs} epochs, {args.scheduler}, "
-        f"up to {args.max_concurrent} at once"
+        f"{config.num_samples} TPE trials of up to {config.epochs} epochs, {config.scheduler}, "
+        f"up to {config.max_concurrent} at once"
     )

@@ -1,9 +1,15 @@
 """The flat, validated configuration of one training run (one sweep trial).
 
 One declaration: the fields below are the CLI flags of `python -m ran_core.training`, the keys a
-sweep trial receives and the config columns of every result row. RANGES declares every numeric
-field's allowed values once: TrainConfig enforces them and the search space (`ran_core.sweep.space`)
-samples within them. Unknown keys and values out of range are errors that echo what was received.
+sweep trial receives and the config columns of every result row (`ran_core.results.schema`
+derives them). RANGES declares every numeric field's allowed values once: TrainConfig enforces
+them and the search space (`ran_core.sweep.space`) samples within them. Unknown keys and values
+out of range are errors that echo what was received.
+
+Each field also declares, once, its role: RESULT fields change what a run computes (a checkpoint
+resumes only under the same ones); RUNTIME fields say where the data lives or how it is fed.
+`per_run` marks the values a compiled model takes at the start of a run without being rebuilt
+(`ran_core.training.model_cache` keys its models by every other field).
 """
 
 import dataclasses
@@ -22,9 +28,13 @@ from ran_core.model.architectures import (
 PRECISIONS = ("float32", "mixed_bfloat16")
 
 
-def _field(default, help_text):
-    """A config field with its CLI help text (the flag's default is appended by argparse)."""
-    return dataclasses.field(default=default, metadata={"help": help_text})
+RESULT, RUNTIME = "result", "runtime"
+
+
+def _field(default, help_text, role=RESULT, per_run=False):
+    """A config field with its CLI help text (argparse appends the default), its role and whether a
+    compiled model takes it per run."""
+    return dataclasses.field(default=default, metadata={"help": help_text, "role": role, "per_run": per_run})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,20 +99,26 @@ class TrainConfig:
     learning_mode: str | None = _field("arl", "arl: (1 + M) * T, nal: M * T (ignored for ResNets)")
     width: float = _field(1.0, "channel multiplier, 1.0 = paper widths")
     dataset: str = _field("cifar10", "cifar10, cifar100, digits (bundled) or synthetic")
-    data_dir: str | None = _field(None, "local CIFAR copy (folder or .tar.gz); none: Keras' cache/download")
-    noise_ratio: float = _field(0.0, "fraction of training labels corrupted (paper Eq. 7), in [0, 1)")
-    epochs: int = _field(205, "epoch budget (205 ~ the paper's 160k iterations at batch 64 on CIFAR)")
+    data_dir: str | None = _field(
+        None, "local CIFAR copy (folder or .tar.gz); none: Keras' cache/download", RUNTIME, per_run=True
+    )
+    noise_ratio: float = _field(0.0, "fraction of training labels corrupted (paper Eq. 7), in [0, 1)", per_run=True)
+    epochs: int = _field(205, "epoch budget (205 ~ the paper's 160k iterations at batch 64 on CIFAR)", per_run=True)
     batch_size: int = _field(64, "training batch size")
-    learning_rate: float = _field(0.1, "initial learning rate of Nesterov SGD")
-    weight_decay: float = _field(1e-4, "L2 weight decay, added to the gradient as in Caffe/PyTorch")
-    momentum: float = _field(0.9, "Nesterov momentum")
-    lr_drops: tuple = _field((0.4, 0.6), "fractions of the budget after which the learning rate is divided by 10")
+    learning_rate: float = _field(0.1, "initial learning rate of Nesterov SGD", per_run=True)
+    weight_decay: float = _field(1e-4, "L2 weight decay, added to the gradient as in Caffe/PyTorch", per_run=True)
+    momentum: float = _field(0.9, "Nesterov momentum", per_run=True)
+    lr_drops: tuple = _field(
+        (0.4, 0.6), "fractions of the budget after which the learning rate is divided by 10", per_run=True
+    )
     bn_momentum: float = _field(0.9, "batch-norm running-average momentum (Keras convention; PyTorch's 0.1)")
     augment: bool = _field(True, "pad-crop-flip augmentation in the training step")
     precision: str = _field("float32", "float32 or mixed_bfloat16")
-    seed: int = _field(0, "seed of weights, label noise, shuffling and augmentation")
+    seed: int = _field(0, "seed of weights, label noise, shuffling and augmentation", per_run=True)
     steps_per_execution: int = _field(
-        0, "training steps per compiled call; 0 = automatic (on an accelerator up to 32 steps per call, 1 on CPU)"
+        0,
+        "training steps per compiled call; 0 = automatic (on an accelerator up to 32 steps per call, 1 on CPU)",
+        RUNTIME,
     )
     mask_pools: tuple | None = _field(
         DEFAULT_MASK_POOLS, "max-poolings of the soft mask in stages 1, 2, 3 (ignored, recorded as null, for ResNets)"
@@ -155,3 +171,14 @@ class TrainConfig:
             raise ValueError(f"augment must be true or false. Received: augment={self.augment!r}")
         if self.data_dir is not None and not isinstance(self.data_dir, str):
             set_("data_dir", str(self.data_dir))
+
+
+def fields_where(**metadata):
+    """Names of the TrainConfig fields whose metadata match, e.g. fields_where(role=RESULT)."""
+    return tuple(
+        f.name for f in dataclasses.fields(TrainConfig) if all(f.metadata[k] == v for k, v in metadata.items())
+    )
+
+
+RESULT_FIELDS = fields_where(role=RESULT)  # what a run computes: a checkpoint resumes only under the same
+PER_RUN_FIELDS = fields_where(per_run=True)  # what a cached compiled model takes without a rebuild

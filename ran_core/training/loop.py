@@ -18,7 +18,7 @@ import numpy as np
 from ran_core.data import load_dataset
 from ran_core.data.noise import noisy_labels
 from ran_core.training.checkpoints import keep_latest_checkpoint, load_checkpoint, save_checkpoint
-from ran_core.training.config import TrainConfig
+from ran_core.training.config import RESULT_FIELDS, TrainConfig
 from ran_core.training.model_cache import compiled_model
 
 
@@ -108,8 +108,8 @@ def check_batch_size(config, data):
 
 
 def _result_fields(config):
-    """Config fields that change what a run computes (not where its data lives or how it is fed)."""
-    return {k: v for k, v in config.items() if k not in ("data_dir", "steps_per_execution")}
+    """The values of a config dict that change what a run computes (config.RESULT_FIELDS)."""
+    return {k: config.get(k) for k in RESULT_FIELDS}
 
 
 def _epoch_line(m):

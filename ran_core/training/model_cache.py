@@ -2,8 +2,8 @@
 same architecture again pays no tracing and no compilation (Tune reuses worker processes).
 
 A compiled model is keyed by everything its training step depends on: the config without the
-fields below (RUN_FIELDS), the number of learning-rate drops, the data's shapes and the steps
-per compiled call. A run that finds its key gets the compiled model with all state reset:
+fields it takes per run (config.PER_RUN_FIELDS), the number of learning-rate drops, the data's
+shapes and the steps per compiled call. A run that finds its key gets the compiled model with all state reset:
 weights, batch-norm statistics, pixel mean and augmentation RNG as a network freshly built with
 the run's seed has them, the optimizer at step 0 with zero momentum and the run's
 hyperparameters, and the run's data in the engine. So a reused model trains exactly as a fresh
@@ -20,11 +20,11 @@ import os
 import keras
 
 from ran_core.model.initial_weights import start_from_seed
+from ran_core.training.config import PER_RUN_FIELDS
 from ran_core.training.engine import choose_steps_per_execution, make_engine
 from ran_core.training.recipe import build_training_model, compile_for, seed_weights, set_run_hyperparameters
 
 # Config fields a compiled model takes as state: runs differing only in these share one model.
-RUN_FIELDS = ("seed", "learning_rate", "weight_decay", "momentum", "lr_drops", "epochs", "noise_ratio", "data_dir")
 DEFAULT_CAPACITY = 4
 
 _models = collections.OrderedDict()  # key -> (model, network, engine, values after the build), newest last
@@ -43,7 +43,7 @@ def compiled_model(config, data, train_targets, steps_per_epoch):
     architecture with every state reset for the run, or a newly built and compiled one."""
     limit = capacity()
     steps_per_execution = choose_steps_per_execution(config.steps_per_execution, steps_per_epoch)
-    fields = {k: v for k, v in config.to_dict().items() if k not in RUN_FIELDS}
+    fields = {k: v for k, v in config.to_dict().items() if k not in PER_RUN_FIELDS}
     key = (
         keras.backend.backend(),
         tuple(sorted(fields.items())),
