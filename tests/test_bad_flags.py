@@ -50,7 +50,7 @@ CASES = [
     ("noise_robustness", ["--resume", "no-such-experiment"], "no such experiment"),
     ("noise_robustness", ["--storage", "nosuch://bucket/ran"], "scheme 'nosuch' is not supported"),
     ("noise_robustness", ["--storage", "{file}/sub"], "is a file, not a folder"),
-    ("noise_robustness", ["--output", "{file}"], "--output must be a folder"),
+    ("noise_robustness", ["--output", "{file}"], "--output must name a folder"),
     ("noise_robustness", ["--output", ""], "--output must name a folder. Received: --output ''"),
     ("noise_robustness", ["--storage", ""], "--storage must name a folder or a URI. Received: --storage ''"),
     ("noise_robustness", ["--storage", " "], "--storage must name a folder or a URI"),

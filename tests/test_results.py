@@ -6,7 +6,7 @@ import multiprocessing
 import pyarrow.parquet as pq
 import pytest
 
-from ran_core.common.atomic import write_atomic
+from ran_core.common.files import write_atomic
 from ran_core.results import (
     EPOCHS_SCHEMA,
     TRIALS_SCHEMA,

@@ -18,7 +18,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from ran_core.analysis.aggregation import aggregate
-from ran_core.common.atomic import write_atomic
+from ran_core.common.files import write_atomic
 from ran_core.common.names import pretty_dataset, pretty_model_name, split_model_name
 from ran_core.results.loading import is_missing
 

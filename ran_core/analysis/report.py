@@ -20,7 +20,7 @@ from pathlib import Path
 from ran_core import analysis
 from ran_core.analysis import plots, scorecard
 from ran_core.common import paper
-from ran_core.common.atomic import write_atomic
+from ran_core.common.files import write_atomic
 from ran_core.common.keys import REPORT_FILE
 from ran_core.common.studies import STUDY_NAMES, study_info
 from ran_core.results.store import check_parquet

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ran_core.common.atomic import write_atomic
+from ran_core.common.files import write_atomic
 from ran_core.common.keys import PARTS_DIR, RESULT_FILES
 from ran_core.results.schema import EPOCH_KEY, EPOCHS_SCHEMA, TRIAL_KEY, TRIALS_SCHEMA
 

@@ -11,7 +11,7 @@ import json
 import secrets
 from pathlib import Path
 
-from ran_core.common.atomic import write_atomic
+from ran_core.common.files import write_atomic
 
 RECORDS_DIR, LATEST = "experiments", "experiment.json"
 LATEST_NAME = "latest"

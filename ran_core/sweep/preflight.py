@@ -12,6 +12,7 @@ import threading
 import uuid
 from pathlib import Path
 
+from ran_core.common.files import check_writable
 from ran_core.common.keys import OPTUNA_DB, RESULT_FILES
 from ran_core.results.store import check_parquet
 
@@ -22,9 +23,7 @@ def check_output(output):
     """`output` is a writable folder (or can be created as one), and the result files and Optuna
     database already in it are readable."""
     path = Path(output)
-    if path.exists() and not path.is_dir():
-        raise ValueError(f"--output must be a folder; {str(path)!r} is a file")
-    _check_creatable(path, "--output")
+    check_writable(path, "--output")
     if not path.exists():
         return
     for name in RESULT_FILES.values():
@@ -32,17 +31,6 @@ def check_output(output):
             check_parquet(path / name)
     if (path / OPTUNA_DB).exists():
         _check_sqlite(path / OPTUNA_DB)
-
-
-def _check_creatable(path, flag):
-    """`path` is a writable folder, or its nearest existing parent is one (so it can be made)."""
-    existing = path
-    while not existing.exists():
-        existing = existing.parent
-    if not existing.is_dir():
-        raise ValueError(f"{flag} {str(path)!r}: {str(existing)!r} is a file, not a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise ValueError(f"{flag} {str(path)!r}: folder {str(existing)!r} is not writable")
 
 
 def _check_sqlite(path):
@@ -87,7 +75,7 @@ def check_storage(storage):
     for a remote one, a small probe file can be written and deleted (credentials, bucket)."""
     scheme, _, rest = storage.partition("://")
     if not rest:
-        _check_creatable(Path(storage), "--storage")
+        check_writable(Path(storage), "--storage")
         return
     if scheme not in supported_schemes():
         raise ValueError(
@@ -95,7 +83,7 @@ def check_storage(storage):
             f"filesystems (supported: {', '.join(sorted(supported_schemes()))})"
         )
     if scheme in ("file", "local"):
-        _check_creatable(Path("/" + rest.lstrip("/")), "--storage")
+        check_writable(Path("/" + rest.lstrip("/")), "--storage")
         return
     outcome = {}
     probe = threading.Thread(target=_write_probe, args=(storage, outcome), daemon=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from ran_core.common.atomic import write_atomic
+from ran_core.common.files import write_atomic
 
 WEIGHTS_FILE = "variables.npz"  # every model and optimizer variable, in the model's order
 

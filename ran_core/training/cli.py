@@ -8,10 +8,9 @@ import argparse
 import dataclasses
 import json
 import sys
-import tempfile
 from pathlib import Path
 
-from ran_core.common.atomic import write_atomic
+from ran_core.common.files import check_writable, write_atomic
 from ran_core.training.config import TrainConfig
 
 
@@ -50,9 +49,9 @@ def main(argv=None):
         if resume and not (checkpoint_dir and (Path(checkpoint_dir) / "latest").exists()):
             raise ValueError(f"--resume needs a --checkpoint-dir holding a checkpoint. Received: {checkpoint_dir!r}")
         if json_path:
-            _check_writable(json_path, "--json", folder=False)
+            check_writable(json_path, "--json", folder=False)
         if checkpoint_dir:
-            _check_writable(checkpoint_dir, "--checkpoint-dir", folder=True)
+            check_writable(checkpoint_dir, "--checkpoint-dir", folder=True)
         data = load_dataset(config.dataset, config.data_dir)
         check_batch_size(config, data)
     except ValueError as error:
@@ -76,20 +75,3 @@ def main(argv=None):
             json.dumps({"config": config.to_dict(), "params": result.params, "history": result.history}, indent=1),
         )
     return 0
-
-
-def _check_writable(path, flag, folder):
-    """A ValueError unless `path` can be written (created if missing), without creating anything."""
-    path = Path(path)
-    if path.exists() and path.is_dir() != folder:
-        raise ValueError(f"{flag} must name a {'folder' if folder else 'file'}. Received: {str(path)!r}")
-    existing = path if path.exists() else next(p for p in path.absolute().parents if p.exists())
-    if not existing.is_dir() and existing != path:
-        raise ValueError(f"{flag}: {str(existing)!r} is not a folder. Received: {str(path)!r}")
-    folder_to_probe = existing if existing.is_dir() else existing.parent
-    try:  # a real write (os.access says yes to root even where writes fail)
-        tempfile.TemporaryFile(dir=folder_to_probe).close()
-    except OSError as error:
-        raise ValueError(
-            f"{flag}: {str(folder_to_probe)!r} is not writable ({error.strerror}). Received: {str(path)!r}"
-        ) from None
