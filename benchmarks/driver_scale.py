@@ -7,8 +7,8 @@
 `recorder` calls ResultRecorder's hooks (on_trial_result per epoch, on_trial_complete) with minimal
 trial objects, as the TuneController would, then compacts and reads everything back. `optuna` times
 one suggestion (ask + the search study's define-by-run) of the sweep's own sampler
-(sweep.sampler_for) on an in-memory study already holding N finished trials (one in five COMPLETE,
-the rest PRUNED, as under ASHA). `tuner` runs the sweep's own Tuner (sweep.build_tuner:
+(ran_core.sweep.tuner.sampler_for) on an in-memory study already holding N finished trials (one in five COMPLETE,
+the rest PRUNED, as under ASHA). `tuner` runs the sweep's own Tuner (ran_core.sweep.tuner.build_tuner:
 PruningOptunaSearch, the sweep's ASHA or `--scheduler asha-stopping`, recorder, reuse_actors) over a
 no-op trainable whose test error is a smooth function of the config, checkpointed at the rungs so
 that a trial ASHA paused resumes where it stopped, on a local Ray, and reports trials per minute and

@@ -1,6 +1,6 @@
 """Training throughput, measured two ways, plus build and compile seconds. Prints JSON.
 
-    # (a) whole trials, exactly as a sweep trial runs (`ran_core.train.train`): per-epoch wall time
+    # (a) whole trials, exactly as a sweep trial runs (`ran_core.training.loop.train`): per-epoch wall time
     #     including evaluation, the first epoch's fixed cost, and a second identical trial's first epoch
     python benchmarks/throughput.py trial --model attention56 --width 0.25 --dataset digits --epochs 3
     # (b) steady-state steps: the compiled training step alone, timed over many steps with one sync

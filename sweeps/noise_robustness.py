@@ -19,8 +19,7 @@ PRESETS = {
         grid={"model": ["attention92", "resnet164"], "noise_ratio": NOISE},
         fixed={"dataset": "cifar10"},
     ),
-    # Two seeds: twenty trials in about 6.5 minutes on two cores (one seed took 3.2), inside the
-    # 8-minute budget, so the scorecard shows spread over seeds.
+    # Two seeds, so the scorecard shows spread over seeds (its wall time: docs/choices.md).
     "smoke": Study(
         "noise_robustness",
         grid={"model": ["attention56", "resnet56"], "noise_ratio": NOISE},

@@ -6,7 +6,7 @@ goes to the best waiting trial that ranks in the top 1/reduction_factor of its r
 trial. Tune's ASHAScheduler decides on arrival instead, and an early arrival, compared with the
 few results recorded before it, goes on: on real digits curves, with the same rungs, that spent
 19.5% of the full-budget epochs where the promotion rule spends 14.6% (benchmarks/asha_replay.py;
-README, Early stopping).
+docs/early-stopping.md).
 `WaitingAwareLimiter` is the concurrency limit that goes with it: a trial waiting at a rung does
 not hold a slot, and a promotion comes before a new trial.
 
@@ -65,7 +65,7 @@ class PromotingASHAScheduler(FIFOScheduler):
     floor(n / reduction_factor) of the n recorded at its rung, highest rung first, else starts a
     pending trial. `metric` is the scheduler's own (the searcher may optimise another): the sweep
     ranks on the training loss, which orders trials after their first epochs by their final test
-    error better than 450 test images do (README, Early stopping).
+    error better than 450 test images do (docs/early-stopping.md).
 
     The sweep has `num_samples` trials, so the rule ends: a trial waiting at the first rung that
     can no longer make its top (enough better ones recorded) is stopped at once, which tells the

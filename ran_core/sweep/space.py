@@ -67,7 +67,7 @@ DIMS = {dim.name: dim for dim in SPACE}
 DEFAULT_EPOCHS = TrainConfig.epochs
 
 # The smoke presets' recipe: offline digits at 16x16, quarter width, 10 epochs that converge (clean
-# test error ~1-2% for Attention-56 and ResNet-56), about a minute per trial on one CPU core. No
+# test error 1-3% for Attention-56/-92 and ResNet-56, docs/choices.md), about a minute per trial on one CPU core. No
 # augmentation: a mirrored digit is another digit, and 4-pixel crops of a 16x16 digit cut it.
 SMOKE = {
     "dataset": "digits",

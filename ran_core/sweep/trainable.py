@@ -1,4 +1,4 @@
-"""The Ray Tune trainable: one sweep trial is one `ran_core.train.train` run.
+"""The Ray Tune trainable: one sweep trial is one `ran_core.training.loop.train` run.
 
 It lives in the installed package so that Ray workers (also under pytest) can import it. Each
 epoch is reported with `ray.tune.report`; a `CheckpointPolicy` says which reports carry a
