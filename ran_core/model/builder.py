@@ -65,37 +65,42 @@ def build_model(
         scaled(STEM_FILTERS), 3, padding="same", use_bias=False, kernel_initializer=HeNormal(), name="stem_conv"
     )(inputs)
     for stage, filters in enumerate(stage_filters):
-        filters, strides = scaled(filters), 1 if stage == 0 else 2
-        prefix = f"stage{stage + 1}"
+        filters, strides, prefix = scaled(filters), 1 if stage == 0 else 2, f"stage{stage + 1}"
         if isinstance(spec, ResNetSpec):
-            for i in range(spec.units_per_stage[stage]):
-                x = ResidualUnit(
-                    filters,
-                    strides if i == 0 else 1,
-                    bottleneck=spec.bottleneck,
-                    bn_momentum=bn_momentum,
-                    name=f"{prefix}_unit{i + 1}",
-                )(x)
-            continue
-        x = ResidualUnit(filters, strides, bn_momentum=bn_momentum, name=f"{prefix}_unit1")(x)
-        for i in range(spec.modules_per_stage[stage]):
-            x = AttentionModule(
-                filters,
-                mask_pools[stage],
-                spec.p,
-                spec.t,
-                spec.r,
-                attention_type,
-                learning_mode,
-                bn_momentum,
-                name=f"{prefix}_attention{i + 1}",
-            )(x)
-        x = ResidualUnit(filters, bn_momentum=bn_momentum, name=f"{prefix}_unit2")(x)
+            x = _resnet_stage(x, spec.units_per_stage[stage], filters, strides, spec.bottleneck, bn_momentum, prefix)
+        else:
+            modules = [
+                (mask_pools[stage], spec.p, spec.t, spec.r, attention_type, learning_mode)
+            ] * spec.modules_per_stage[stage]
+            x = _attention_stage(x, modules, filters, strides, bn_momentum, prefix)
     x = layers.BatchNormalization(momentum=bn_momentum, epsilon=1e-5, name="head_bn")(x)
     x = layers.Activation("relu", name="head_relu")(x)
     x = layers.GlobalAveragePooling2D(name="pool")(x)
     outputs = layers.Dense(num_classes, kernel_initializer=HeNormal(), name="logits", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=label)
+
+
+def _resnet_stage(x, units, filters, strides, bottleneck, bn_momentum, prefix):
+    """`units` residual units; the first changes the resolution and width."""
+    for i in range(units):
+        unit = ResidualUnit(
+            filters,
+            strides if i == 0 else 1,
+            bottleneck=bottleneck,
+            bn_momentum=bn_momentum,
+            name=f"{prefix}_unit{i + 1}",
+        )
+        x = unit(x)
+    return x
+
+
+def _attention_stage(x, modules, filters, strides, bn_momentum, prefix):
+    """A residual unit, the stage's attention modules (each given by its (mask poolings, p, t, r,
+    attention type, learning mode)) and another residual unit, as in the paper's Table 2."""
+    x = ResidualUnit(filters, strides, bn_momentum=bn_momentum, name=f"{prefix}_unit1")(x)
+    for i, settings in enumerate(modules):
+        x = AttentionModule(filters, *settings, bn_momentum, name=f"{prefix}_attention{i + 1}")(x)
+    return ResidualUnit(filters, bn_momentum=bn_momentum, name=f"{prefix}_unit2")(x)
 
 
 def _check_input_shape(input_shape, spec, mask_pools):
