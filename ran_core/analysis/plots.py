@@ -54,6 +54,9 @@ __all__ = [
 ]
 
 
+_FAMILY_COLORS = {"attention": ["tab:blue", "tab:cyan", "tab:purple"], "resnet": ["tab:orange", "tab:red", "tab:brown"]}
+
+
 def plot_noise_robustness(results, study: str | None = None) -> Figure:
     """Left: test error (%) vs label-noise ratio (%), measured (solid) beside the paper's Table 5
     (+ Table 6 at 0 %, dashed); right: the gap, ResNet minus Attention error (pp), on one scale for
@@ -62,73 +65,8 @@ def plot_noise_robustness(results, study: str | None = None) -> Figure:
     fig, axes = new_figure(1, 2, figsize=(12.0, 4.8), gridspec_kw={"width_ratios": [1.3, 1.0]})
     ax, gap_ax = axes[0]
     cells = done_cells(res)
-    family_colors = {
-        "attention": ["tab:blue", "tab:cyan", "tab:purple"],
-        "resnet": ["tab:orange", "tab:red", "tab:brown"],
-    }
-    model_colors: dict = {}
-
-    def color(model):
-        if model not in model_colors:
-            family = split_model_name(model)[0] or "resnet"
-            taken = sum((split_model_name(m)[0] or "resnet") == family for m in model_colors)
-            model_colors[model] = family_colors.get(family, family_colors["resnet"])[taken % 3]
-        return model_colors[model]
-
-    setting_keys = ["dataset", "width", "epochs"]
-    series_keys = ["model", "attention_type", "learning_mode"]
-    for setting, g_setting in groups(cells, setting_keys):
-        where = series_label(dict(zip(setting_keys, setting)), setting_keys)  # with the input size
-        by_family = {}
-        for key, g in groups(g_setting, series_keys):
-            row = dict(zip(series_keys, key))
-            g = g.sort_values("noise_ratio")
-            errorbar(
-                ax,
-                g,
-                100 * g["noise_ratio"].to_numpy(float),
-                color(row["model"]),
-                f"measured: {series_label(row, series_keys)} ({where})",
-            )
-            per_noise = g.groupby("noise_ratio").agg(  # one point per noise level, however many cells
-                model=("model", "first"),
-                mean_test_error=("mean_test_error", "mean"),
-                min_test_error=("min_test_error", "min"),
-                max_test_error=("max_test_error", "max"),
-            )
-            by_family.setdefault(split_model_name(g["model"].iloc[0])[0], per_noise)
-        if {"attention", "resnet"} <= set(by_family):
-            att, base = by_family["attention"], by_family["resnet"]
-            noise = sorted(set(att.index) & set(base.index))
-            gap = 100 * (base.loc[noise, "mean_test_error"] - att.loc[noise, "mean_test_error"])
-            low = 100 * (base.loc[noise, "min_test_error"] - att.loc[noise, "max_test_error"])
-            high = 100 * (base.loc[noise, "max_test_error"] - att.loc[noise, "min_test_error"])
-            gap_ax.errorbar(
-                100 * np.asarray(noise),
-                gap,
-                yerr=np.vstack([gap - low, high - gap]),
-                color="0.2",
-                label=f"measured: {pretty_model_name(base['model'].iloc[0])} - "
-                f"{pretty_model_name(att['model'].iloc[0])} ({where})",
-                **MEASURED_STYLE,
-            )
-    ref = paper.reference_for((5, 6))  # Table 5, and Table 6 for the clean point
-    ref = ref[ref["model"].isin(["resnet164", "attention92"]) & (ref["dataset"] == "cifar10")]
-    paper_curves = {}
-    for model, g in ref.groupby("model", sort=False):
-        g = g.sort_values("noise_ratio").set_index("noise_ratio")
-        paper_curves[model] = g["test_error"]
-        ax.plot(
-            100 * g.index,
-            100 * g["test_error"],
-            color=family_colors[split_model_name(model)[0]][0],
-            label=f"paper: {pretty_model_name(model)}, CIFAR-10 (Table 5; 0% from Table 6)",
-            **PAPER_STYLE,
-        )
-    paper_gap = 100 * (paper_curves["resnet164"] - paper_curves["attention92"])
-    gap_ax.plot(
-        100 * paper_gap.index, paper_gap, color="0.2", label="paper: ResNet-164 - Attention-92, CIFAR-10", **PAPER_STYLE
-    )
+    _plot_measured_noise(ax, gap_ax, cells)
+    _plot_paper_noise(ax, gap_ax)
     gap_ax.axhline(0, color="0.5", linewidth=0.8)
     if cells.empty:
         mark_gap(ax)
@@ -143,6 +81,81 @@ def plot_noise_robustness(results, study: str | None = None) -> Figure:
     legend(ax, SPREAD_NOTE, loc="upper left")
     legend(gap_ax, "error bars: extremes over seeds", loc="best")
     return fig
+
+
+def _family_colorer():
+    """model -> colour: the family's palette in the order models first appear."""
+    model_colors: dict = {}
+
+    def color(model):
+        if model not in model_colors:
+            family = split_model_name(model)[0] or "resnet"
+            taken = sum((split_model_name(m)[0] or "resnet") == family for m in model_colors)
+            model_colors[model] = _FAMILY_COLORS.get(family, _FAMILY_COLORS["resnet"])[taken % 3]
+        return model_colors[model]
+
+    return color
+
+
+def _plot_measured_noise(ax, gap_ax, cells):
+    """One error curve per (model, attention settings) and setting; the gap where both families ran."""
+    color = _family_colorer()
+    setting_keys = ["dataset", "width", "epochs"]
+    series_keys = ["model", "attention_type", "learning_mode"]
+    for setting, g_setting in groups(cells, setting_keys):
+        where = series_label(dict(zip(setting_keys, setting)), setting_keys)  # with the input size
+        by_family = {}
+        for key, g in groups(g_setting, series_keys):
+            row = dict(zip(series_keys, key))
+            g = g.sort_values("noise_ratio")
+            label = f"measured: {series_label(row, series_keys)} ({where})"
+            errorbar(ax, g, 100 * g["noise_ratio"].to_numpy(float), color(row["model"]), label)
+            per_noise = g.groupby("noise_ratio").agg(  # one point per noise level, however many cells
+                model=("model", "first"),
+                mean_test_error=("mean_test_error", "mean"),
+                min_test_error=("min_test_error", "min"),
+                max_test_error=("max_test_error", "max"),
+            )
+            by_family.setdefault(split_model_name(g["model"].iloc[0])[0], per_noise)
+        if {"attention", "resnet"} <= set(by_family):
+            _plot_noise_gap(gap_ax, by_family["attention"], by_family["resnet"], where)
+
+
+def _plot_noise_gap(gap_ax, att, base, where):
+    noise = sorted(set(att.index) & set(base.index))
+    gap = 100 * (base.loc[noise, "mean_test_error"] - att.loc[noise, "mean_test_error"])
+    low = 100 * (base.loc[noise, "min_test_error"] - att.loc[noise, "max_test_error"])
+    high = 100 * (base.loc[noise, "max_test_error"] - att.loc[noise, "min_test_error"])
+    gap_ax.errorbar(
+        100 * np.asarray(noise),
+        gap,
+        yerr=np.vstack([gap - low, high - gap]),
+        color="0.2",
+        label=f"measured: {pretty_model_name(base['model'].iloc[0])} - "
+        f"{pretty_model_name(att['model'].iloc[0])} ({where})",
+        **MEASURED_STYLE,
+    )
+
+
+def _plot_paper_noise(ax, gap_ax):
+    """The paper's Attention-92 and ResNet-164 curves on CIFAR-10 and their gap, dashed."""
+    ref = paper.reference_for((5, 6))  # Table 5, and Table 6 for the clean point
+    ref = ref[ref["model"].isin(["resnet164", "attention92"]) & (ref["dataset"] == "cifar10")]
+    paper_curves = {}
+    for model, g in ref.groupby("model", sort=False):
+        g = g.sort_values("noise_ratio").set_index("noise_ratio")
+        paper_curves[model] = g["test_error"]
+        ax.plot(
+            100 * g.index,
+            100 * g["test_error"],
+            color=_FAMILY_COLORS[split_model_name(model)[0]][0],
+            label=f"paper: {pretty_model_name(model)}, CIFAR-10 (Table 5; 0% from Table 6)",
+            **PAPER_STYLE,
+        )
+    paper_gap = 100 * (paper_curves["resnet164"] - paper_curves["attention92"])
+    gap_ax.plot(
+        100 * paper_gap.index, paper_gap, color="0.2", label="paper: ResNet-164 - Attention-92, CIFAR-10", **PAPER_STYLE
+    )
 
 
 def plot_learning_mode(results, study: str | None = None) -> Figure:
