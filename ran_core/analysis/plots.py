@@ -244,9 +244,24 @@ def plot_attention_types(results, study: str | None = None) -> Figure:
             label="measured: " + series_label(row, series_keys),
         )
         ax.bar_label(bars, fmt="%.2f", fontsize=7, padding=2)
+    _paper_type_bars(ax, cats, x - 0.4 + width * (n - 0.5), width)
+    if cells.empty:
+        mark_gap(ax)
+    activations = {"mixed": "sigmoid", "channel": "L2 over channels", "spatial": "sigmoid(norm. map)"}
+    ax.set_xticks(x, [f"{c}\n{activations.get(c, '')}" for c in cats])
+    ax.set_xlabel("attention type (mask activation)")
+    ax.set_ylabel("test error (%)")
+    ax.set_title("Attention types: mixed vs channel vs spatial (paper Table 1)")
+    ax.grid(axis="y", alpha=0.3)
+    ax.margins(y=0.15)
+    legend(ax, "error bars: min–max over seeds; hatched bars: paper", loc="upper left")
+    return fig
+
+
+def _paper_type_bars(ax, cats, pos, width):
+    """The paper's Table 1 errors as hatched bars at `pos`, one per attention type it reports."""
     ref = paper.paper_table(1).set_index("attention_type").reindex(cats)
     have = ref["test_error"].notna().to_numpy()
-    pos = x - 0.4 + width * (n - 0.5)
     bars = ax.bar(
         pos[have],
         100 * ref["test_error"].to_numpy(float)[have],
@@ -258,22 +273,6 @@ def plot_attention_types(results, study: str | None = None) -> Figure:
         label="paper: Attention-56, CIFAR-10 (Table 1)",
     )
     ax.bar_label(bars, fmt="%.2f", fontsize=7, padding=2)
-    if cells.empty:
-        mark_gap(ax)
-    ax.set_xticks(
-        x,
-        [
-            f"{c}\n" + {"mixed": "sigmoid", "channel": "L2 over channels", "spatial": "sigmoid(norm. map)"}.get(c, "")
-            for c in cats
-        ],
-    )
-    ax.set_xlabel("attention type (mask activation)")
-    ax.set_ylabel("test error (%)")
-    ax.set_title("Attention types: mixed vs channel vs spatial (paper Table 1)")
-    ax.grid(axis="y", alpha=0.3)
-    ax.margins(y=0.15)
-    legend(ax, "error bars: min–max over seeds; hatched bars: paper", loc="upper left")
-    return fig
 
 
 def plot_depth(results, study: str | None = None) -> Figure:

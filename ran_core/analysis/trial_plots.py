@@ -56,25 +56,12 @@ def plot_learning_curves(results, study: str | None = None, max_trials: int = 20
             known = not (model is None or is_missing(model))
             ax = axes[0, panels.index(model) if by_noise and known else 0]
             color = "0.5" if not known else (shades[level] if by_noise and level in shades else colors[model])
-            x, y = g["epoch"].to_numpy(float), 100 * g["test_error"].to_numpy(float)
-            if status == "completed":
-                ax.plot(x, y, color=color, linewidth=1.5, alpha=0.85)
-            elif status == "pruned":
-                ax.plot(x, y, color=color, linewidth=1.0, linestyle="--", alpha=0.6)
-                ax.plot(x[-1:], y[-1:], color=color, marker="x", markersize=7, linestyle="none")
-            else:
-                ax.plot(x, y, color="0.5", linewidth=1.0, linestyle=":", alpha=0.8)
+            _draw_curve(ax, g["epoch"].to_numpy(float), 100 * g["test_error"].to_numpy(float), status, color)
         if by_noise:
-            handles = [Line2D([], [], color=shades[lv], linewidth=2, label=f"noise {100 * lv:g}%") for lv in levels]
+            keys = [(shades[lv], f"noise {100 * lv:g}%") for lv in levels]
         else:
-            handles = [Line2D([], [], color=colors[m], linewidth=2, label=pretty_model_name(m)) for m in models]
-        handles += [
-            Line2D([], [], color="0.3", linewidth=1.5, label="completed"),
-            Line2D([], [], color="0.3", linewidth=1.0, linestyle="--", marker="x", label="pruned (ASHA)"),
-        ]
-        if (curves["status"] == "unknown").any():
-            handles.append(Line2D([], [], color="0.5", linestyle=":", label="no trial row"))
-        axes[0, 0].legend(handles=handles, fontsize=8)
+            keys = [(colors[m], pretty_model_name(m)) for m in models]
+        axes[0, 0].legend(handles=_curve_legend(keys, (curves["status"] == "unknown").any()), fontsize=8)
         if len(last) > max_trials:
             title += f" (best {max_trials} of {len(last)} trials)"
     for i, ax in enumerate(axes[0]):
@@ -86,6 +73,29 @@ def plot_learning_curves(results, study: str | None = None, max_trials: int = 20
     if by_noise:
         fig.suptitle(title + ", coloured by label noise")
     return fig
+
+
+def _draw_curve(ax, x, y, status, color):
+    """Completed: solid; pruned: dashed ending in x; anything else (no trial row): dotted grey."""
+    if status == "completed":
+        ax.plot(x, y, color=color, linewidth=1.5, alpha=0.85)
+    elif status == "pruned":
+        ax.plot(x, y, color=color, linewidth=1.0, linestyle="--", alpha=0.6)
+        ax.plot(x[-1:], y[-1:], color=color, marker="x", markersize=7, linestyle="none")
+    else:
+        ax.plot(x, y, color="0.5", linewidth=1.0, linestyle=":", alpha=0.8)
+
+
+def _curve_legend(keys, unknown):
+    """Legend handles: one per (colour, label) in `keys`, then the line styles of the statuses."""
+    handles = [Line2D([], [], color=color, linewidth=2, label=label) for color, label in keys]
+    handles += [
+        Line2D([], [], color="0.3", linewidth=1.5, label="completed"),
+        Line2D([], [], color="0.3", linewidth=1.0, linestyle="--", marker="x", label="pruned (ASHA)"),
+    ]
+    if unknown:
+        handles.append(Line2D([], [], color="0.5", linestyle=":", label="no trial row"))
+    return handles
 
 
 def plot_asha(results, study: str | None = None) -> Figure:
@@ -102,62 +112,67 @@ def plot_asha(results, study: str | None = None) -> Figure:
         mark_gap(ax, "no trials")
         mark_gap(ax2, "no trials")
     else:
-        y = np.arange(len(table))[::-1]
-        colors = [STATUS_COLORS.get(s, "tab:gray") for s in table["status"]]
-        ax.barh(y, table["epochs_run"].astype(float).fillna(0).to_numpy(), color=colors, height=0.8)
-        if len(table) <= 40:
-            ax.set_yticks(y, [str(t) for t in table["trial_id"]], fontsize=7)
-        else:
-            ax.set_yticks([])
-        rungs = table.dropna(subset=["rung"]).drop_duplicates("rung").sort_values("rung")
-        for _, r in rungs.iterrows():
-            ax.axvline(float(r["rung_epoch"]), color="0.3", linestyle=":", linewidth=1)
-            ax.text(
-                float(r["rung_epoch"]),
-                1.01,
-                f"rung {int(r['rung'])}\n(ep {int(r['rung_epoch'])})",
-                transform=ax.get_xaxis_transform(),
-                ha="center",
-                va="bottom",
-                fontsize=7,
-            )
-        ax.set_xlabel("epochs trained")
-        ax.set_ylabel("trial (sorted by epochs trained)")
-        statuses = [s for s in ("completed", "pruned", "unknown") if (table["status"] == s).any()]
-        ax.legend(
-            handles=[
-                Patch(color=STATUS_COLORS[s], label=f"{s} ({int((table['status'] == s).sum())})") for s in statuses
-            ],
-            fontsize=8,
-            loc="lower right",
-        )
-        for status, marker in (("completed", "o"), ("pruned", "x"), ("unknown", ".")):
-            g = table[table["status"] == status]
-            if len(g):
-                ax2.scatter(
-                    g["epochs_run"].astype(float),
-                    100 * g["stop_test_error"].astype(float),
-                    color=STATUS_COLORS[status],
-                    marker=marker,
-                    label=status,
-                    s=36,
-                )
-        counts = table.groupby("rung_epoch")["trial_id"].count()
-        for ep, c in counts.items():
-            ax2.annotate(
-                f"n={c}", (float(ep), 1.0), xycoords=("data", "axes fraction"), ha="center", va="bottom", fontsize=7
-            )
-        ax2.set_xlabel("epochs trained (stop point)")
-        ax2.set_ylabel("test error at stop (%)")
-        ax2.grid(alpha=0.3)
-        ax2.legend(fontsize=8)
-        ax2.xaxis.get_major_locator().set_params(integer=True)
+        _plot_epochs_run(ax, table)
+        _plot_stop_points(ax2, table)
     fig.suptitle(
         f"ASHA: where each trial stopped ({study or 'all studies'}"
         + (f"; {n_err} errored trial(s) not shown" if n_err else "")
         + ")"
     )
     return fig
+
+
+def _plot_epochs_run(ax, table):
+    """One bar per trial (epochs trained, coloured by status) under the rungs' epochs."""
+    y = np.arange(len(table))[::-1]
+    colors = [STATUS_COLORS.get(s, "tab:gray") for s in table["status"]]
+    ax.barh(y, table["epochs_run"].astype(float).fillna(0).to_numpy(), color=colors, height=0.8)
+    if len(table) <= 40:
+        ax.set_yticks(y, [str(t) for t in table["trial_id"]], fontsize=7)
+    else:
+        ax.set_yticks([])
+    rungs = table.dropna(subset=["rung"]).drop_duplicates("rung").sort_values("rung")
+    for _, r in rungs.iterrows():
+        ax.axvline(float(r["rung_epoch"]), color="0.3", linestyle=":", linewidth=1)
+        ax.text(
+            float(r["rung_epoch"]),
+            1.01,
+            f"rung {int(r['rung'])}\n(ep {int(r['rung_epoch'])})",
+            transform=ax.get_xaxis_transform(),
+            ha="center",
+            va="bottom",
+            fontsize=7,
+        )
+    ax.set_xlabel("epochs trained")
+    ax.set_ylabel("trial (sorted by epochs trained)")
+    statuses = [s for s in ("completed", "pruned", "unknown") if (table["status"] == s).any()]
+    handles = [Patch(color=STATUS_COLORS[s], label=f"{s} ({int((table['status'] == s).sum())})") for s in statuses]
+    ax.legend(handles=handles, fontsize=8, loc="lower right")
+
+
+def _plot_stop_points(ax, table):
+    """Test error where each trial stopped against the epoch it stopped at, with trials per rung."""
+    for status, marker in (("completed", "o"), ("pruned", "x"), ("unknown", ".")):
+        g = table[table["status"] == status]
+        if len(g):
+            ax.scatter(
+                g["epochs_run"].astype(float),
+                100 * g["stop_test_error"].astype(float),
+                color=STATUS_COLORS[status],
+                marker=marker,
+                label=status,
+                s=36,
+            )
+    counts = table.groupby("rung_epoch")["trial_id"].count()
+    for ep, c in counts.items():
+        ax.annotate(
+            f"n={c}", (float(ep), 1.0), xycoords=("data", "axes fraction"), ha="center", va="bottom", fontsize=7
+        )
+    ax.set_xlabel("epochs trained (stop point)")
+    ax.set_ylabel("test error at stop (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.xaxis.get_major_locator().set_params(integer=True)
 
 
 def plot_confusion(results, trial_id: str | None = None, study: str | None = None, normalize: bool = True) -> Figure:
