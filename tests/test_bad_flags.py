@@ -73,6 +73,8 @@ CASES = [
     ("noise_robustness", [], "trials.parquet' is not a readable Parquet file", "truncated_trials"),
     ("noise_robustness", [], "epochs.parquet' is not a readable Parquet file", "truncated_epochs"),
     ("noise_robustness", [], "optuna.db' is not a readable Optuna database", "corrupt_optuna"),
+    ("noise_robustness", ["--resume", "--no-augment"], "--augment False (recorded: None)", "recorded_experiment"),
+    ("search", ["--learning-rate", "0.05"], "search varies learning_rate (a grid or search dimension)"),
     (
         "noise_robustness",
         ["--resume", "--width", "0.5", "--epochs", "5"],

@@ -343,3 +343,17 @@ def test_synthetic_only_arguments_rejected_elsewhere(name):
 def test_synthetic_bad_arguments(kwargs):
     with pytest.raises(ValueError, match=next(iter(kwargs))):
         load_dataset("synthetic", **kwargs)
+
+
+@pytest.mark.parametrize("name", ["digits", "synthetic"])
+def test_planning_sizes_match_what_loads(name):
+    """A dry run prices a study from TRAIN_IMAGES and NUM_CLASSES without loading data; they must
+    agree with the loaders (CIFAR's are the official 50,000 images of 10 / 100 classes)."""
+    from ran_core.common.names import IMAGE_SIZES, NUM_CLASSES, TRAIN_IMAGES
+
+    data = load_dataset(name)
+    assert (len(data.x_train), data.num_classes, data.x_train.shape[1]) == (
+        TRAIN_IMAGES[name],
+        NUM_CLASSES[name],
+        IMAGE_SIZES[name],
+    )

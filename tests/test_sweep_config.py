@@ -5,13 +5,17 @@ import dataclasses
 import shlex
 import sys
 
+import optuna
 import pytest
 
+from ran_core.common.names import DATASETS
 from ran_core.results.schema import CONFIG_COLUMNS, TRIALS_SCHEMA
 from ran_core.sweep.flags import RESULT, SweepConfig, configure
 from ran_core.sweep.runner import resume_command
-from ran_core.sweep.space import SMOKE, Study
+from ran_core.sweep.space import RECIPES, SMOKE, Study
 from ran_core.training.config import PER_RUN_FIELDS, RESULT_FIELDS, TrainConfig
+
+from cifar_files import write_cifar
 
 STUDY = Study("noise_robustness", grid={"model": ["attention56", "resnet56"]}, fixed=SMOKE, seeds=(0, 1))
 
@@ -64,3 +68,42 @@ def test_the_printed_resume_command_survives_a_shell(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "argv", ["sweeps/noise robustness.py"])
     words = shlex.split(resume_command(config))
     assert words == ["python", "sweeps/noise robustness.py", "--output", str(out), "--resume", "exp-1"]
+
+
+def test_every_dataset_has_a_recipe():
+    assert set(RECIPES) == set(DATASETS)
+    assert RECIPES["cifar10"] == {"batch_size": 64, "learning_rate": 0.1, "lr_drops": (0.4, 0.6), "augment": True}
+
+
+def _trial_configs(study):
+    """What Tune's trials receive: Optuna's define-by-run suggestions plus the returned constants."""
+    optuna_study = optuna.create_study(sampler=optuna.samplers.GridSampler(study.grid_space(), seed=0))
+    configs = []
+
+    def objective(trial):
+        constants = study.define_by_run(trial)
+        configs.append({**trial.params, **constants})
+        return 0.0
+
+    optuna_study.optimize(objective, n_trials=study.num_cells())
+    return configs
+
+
+def test_a_replaced_dataset_brings_its_recipe(tmp_path):
+    """Smoke's digits recipe (batch 32, no augmentation) gives way to CIFAR's when --dataset replaces
+    digits, in the study's cells and in the configs trials receive; flags override either."""
+    cifar = write_cifar(tmp_path)
+    out = ["--output", str(tmp_path / "out")]
+    digits = configure({"smoke": STUDY}, out)
+    assert {(c["batch_size"], c["augment"], c["lr_drops"]) for c in _trial_configs(digits.study)} == {
+        (32, False, (0.6, 0.85))
+    }
+    on_cifar = configure({"smoke": STUDY}, [*out, "--dataset", "cifar10", "--data-dir", str(cifar)])
+    for config in [*on_cifar.study.cells(), *_trial_configs(on_cifar.study)]:
+        assert (config["batch_size"], config["augment"], tuple(config["lr_drops"])) == (64, True, (0.4, 0.6))
+        assert config["width"] == 0.25 and config["epochs"] == 10  # the smoke size stays
+    chosen = configure({"smoke": STUDY}, [*out, "--no-augment", "--batch-size", "16", "--learning-rate", "0.05"])
+    assert {(c["batch_size"], c["augment"], c["learning_rate"]) for c in _trial_configs(chosen.study)} == {
+        (16, False, 0.05)
+    }
+    assert chosen.result_flags()["augment"] is False and chosen.result_flags()["batch_size"] == 16

@@ -43,6 +43,10 @@ DATASETS = ("cifar10", "cifar100", "digits", "synthetic")
 DIGITS_UPSCALE = 2
 PAPER_DATASET_NAMES = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100"}
 IMAGE_SIZES = {"cifar10": 32, "cifar100": 32, "digits": 8 * DIGITS_UPSCALE, "synthetic": 32}  # square, pixels
+# Training images and classes of each dataset as loaded by default (synthetic: load_dataset's defaults),
+# for planning a study without loading its data (tests/test_data.py holds them to the loaders).
+TRAIN_IMAGES = {"cifar10": 50_000, "cifar100": 50_000, "digits": 1347, "synthetic": 1024}
+NUM_CLASSES = {"cifar10": 10, "cifar100": 100, "digits": 10, "synthetic": 10}
 
 
 def pretty_dataset(name) -> str:

@@ -54,6 +54,9 @@ class SweepConfig:
     seeds: int = _role(RESULT)  # seeds per grid cell
     epochs: int = _role(RESULT)
     width: float | None = _role(RESULT)
+    batch_size: int | None = _role(RESULT)  # None: each dataset's recipe (space.RECIPES), as are the next two
+    learning_rate: float | None = _role(RESULT)
+    augment: bool | None = _role(RESULT)
     scheduler: str = _role(RESULT)
     grace_period: int | None = _role(RESULT)
     reduction_factor: int | None = _role(RESULT)
@@ -71,6 +74,10 @@ class SweepConfig:
     max_failures: int = _role(RUNTIME, 1)
     checkpoint_every: float = _role(RUNTIME, 60.0)
     dashboard: bool = _role(RUNTIME, True)
+    report: bool = _role(RUNTIME, True)  # write the report when the study ends
+    verbose: bool = _role(RUNTIME, False)
+    dry_run: bool = _role(RUNTIME, False)
+    img_per_s: float | None = _role(RUNTIME)
     argv: tuple = _role(RUNTIME, ())
 
     def result_flags(self):
@@ -122,6 +129,13 @@ def _study_flags(p, presets):
     p.add_argument("--seeds", type=int, help="seeds per grid cell (0, 1, ..., N-1)")
     p.add_argument("--epochs", type=int, help="replace the preset's epoch budget")
     p.add_argument("--width", type=float, help="replace the preset's channel multiplier (1.0 = paper widths)")
+    p.add_argument("--batch-size", type=int, help="replace the recipe's batch size (default: the dataset's recipe)")
+    p.add_argument("--learning-rate", type=float, help="replace the recipe's initial learning rate")
+    p.add_argument(
+        "--augment",
+        action=argparse.BooleanOptionalAction,
+        help="pad-crop-flip augmentation on or off (default: the dataset's recipe: on for CIFAR, off for digits)",
+    )
     p.add_argument(
         "--backend",
         choices=["tensorflow", "jax"],
@@ -191,6 +205,20 @@ def _placement_flags(p):
     )
     p.add_argument("--output", help="result folder (default: results/<study>)")
     p.add_argument("--no-dashboard", action="store_true", help="start the local Ray without its dashboard")
+    p.add_argument("--no-report", action="store_true", help="do not write the report when the study ends")
+    p.add_argument("-v", "--verbose", action="store_true", help="show Ray's, Tune's and Optuna's own log lines")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the trials, epochs and images the study would run and its estimated cost in device-hours, "
+        "then exit: no Ray, nothing written",
+    )
+    p.add_argument(
+        "--img-per-s",
+        type=float,
+        help="with --dry-run: price the study at this many training images per second (the target "
+        "accelerator's figure) instead of measuring each architecture on this machine",
+    )
 
 
 def configure(presets, argv=None):
@@ -219,6 +247,9 @@ def configure(presets, argv=None):
         seeds=len(study.seeds),
         epochs=epochs,
         width=study.fixed.get("width"),
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        augment=args.augment,
         **_scheduler(args, study, epochs),
         backend=backend,
         data_dir=study.fixed.get("data_dir"),
@@ -233,6 +264,10 @@ def configure(presets, argv=None):
         max_failures=args.max_failures,
         checkpoint_every=args.checkpoint_every,
         dashboard=not args.no_dashboard,
+        report=not args.no_report,
+        verbose=args.verbose,
+        dry_run=args.dry_run,
+        img_per_s=args.img_per_s,
         argv=tuple(argv),
     )
     if recorded and "flags" in recorded:
@@ -269,9 +304,17 @@ def _resolved_study(study, args):
             search={k: v for k, v in study.search.items() if k != "dataset"},
         )
         fixed["dataset"] = args.dataset.lower()
-    for name in ("epochs", "width"):
-        if getattr(args, name) is not None:
-            fixed[name] = getattr(args, name)
+    for name in ("epochs", "width", "batch_size", "learning_rate", "augment"):
+        value = getattr(args, name)
+        if value is None:
+            continue
+        if name in study.grid or name in study.search:
+            flag = f"--{name.replace('_', '-')}"
+            raise ValueError(
+                f"{flag}: {study.name} varies {name} (a grid or search dimension), so no one value can "
+                f"replace it. Received: {flag} {value}"
+            )
+        fixed[name] = value
     if args.seeds is not None:
         if not study.exhaustive:
             raise ValueError(
@@ -348,6 +391,11 @@ def _check_resources(args):
             raise ValueError(f"--{flag.replace('_', '-')} must be a positive number. Received: {value}")
     if (args.gpus_per_trial or 0) > 1 and not float(args.gpus_per_trial).is_integer():
         raise ValueError(f"--gpus-per-trial above 1 must be whole. Received: {args.gpus_per_trial}")
+    if args.img_per_s is not None and not (args.dry_run and math.isfinite(args.img_per_s) and args.img_per_s > 0):
+        raise ValueError(
+            f"--img-per-s prices a --dry-run and must be a positive number. Received: --img-per-s {args.img_per_s}"
+            + ("" if args.dry_run else " without --dry-run")
+        )
     if not (math.isfinite(args.checkpoint_every) and args.checkpoint_every >= 0):
         raise ValueError(
             f"--checkpoint-every must be a number of seconds >= 0. Received: --checkpoint-every {args.checkpoint_every}"

@@ -66,18 +66,38 @@ SPACE = (
 DIMS = {dim.name: dim for dim in SPACE}
 DEFAULT_EPOCHS = TrainConfig.epochs
 
-# The smoke presets' recipe: offline digits at 16x16, quarter width, 10 epochs that converge (clean
-# test error 1-3% for Attention-56/-92 and ResNet-56, docs/choices.md), about a minute per trial on one CPU core. No
-# augmentation: a mirrored digit is another digit, and 4-pixel crops of a 16x16 digit cut it.
-SMOKE = {
-    "dataset": "digits",
-    "width": 0.25,
-    "epochs": 10,
-    "batch_size": 32,
-    "learning_rate": 0.1,
-    "lr_drops": (0.6, 0.85),
-    "augment": False,
+# Each dataset's recipe: what a trial on it trains with unless its study or a flag fixes a value,
+# so replacing a preset's dataset (--dataset) brings that dataset's recipe along. CIFAR (and the
+# synthetic 32x32 set) train with the paper's: TrainConfig's defaults. Digits: batch 32 and later
+# learning-rate drops suit 1,347 images and 10 epochs; no augmentation, as a mirrored digit is another
+# digit and 4-pixel crops cut a 16x16 one.
+RECIPE_FIELDS = ("batch_size", "learning_rate", "lr_drops", "augment")
+PAPER_RECIPE = {name: getattr(TrainConfig, name) for name in RECIPE_FIELDS}
+RECIPES = {
+    "cifar10": PAPER_RECIPE,
+    "cifar100": PAPER_RECIPE,
+    "synthetic": PAPER_RECIPE,
+    "digits": {"batch_size": 32, "learning_rate": 0.1, "lr_drops": (0.6, 0.85), "augment": False},
 }
+
+# The smoke presets: offline digits at 16x16, quarter width, 10 epochs that converge (clean test
+# error 1-3% for Attention-56/-92 and ResNet-56, docs/choices.md), about a minute per trial on one
+# CPU core, with the digits recipe.
+SMOKE = {"dataset": "digits", "width": 0.25, "epochs": 10}
+
+
+def recipe_for(dataset):
+    """The recipe (RECIPE_FIELDS -> value) trials on `dataset` train with unless told otherwise; none
+    for a name that is not a dataset (TrainConfig's check then says what is allowed)."""
+    return dict(RECIPES.get(dataset, {}))
+
+
+def describe_recipe(recipe):
+    """'batch 32, lr 0.1 / 10 after 60% and 85% of the budget, no augmentation'."""
+    lr, drops, augment = recipe["learning_rate"], recipe["lr_drops"], recipe["augment"]
+    drops = drops if isinstance(drops, str) else " and ".join(f"{100 * d:g}%" for d in drops) + " of the budget"
+    augment = augment if isinstance(augment, str) else "pad-crop-flip augmentation" if augment else "no augmentation"
+    return f"batch {recipe['batch_size']}, lr {lr if isinstance(lr, str) else f'{lr:g}'} / 10 after {drops}, {augment}"
 
 
 @dataclasses.dataclass
@@ -147,11 +167,25 @@ class Study:
         at their defaults)."""
         space = {**self.grid_space(), **({} if seeds is None else {"seed": list(seeds)})}
         for combo in itertools.product(*space.values()):
-            yield {**self.fixed, **dict(zip(space, combo))}
+            config = {**self.fixed, **dict(zip(space, combo))}
+            yield {**self._recipe(config), **config}
+
+    def _recipe(self, config):
+        """The recipe of the config's dataset, less what the study grids, searches or fixes."""
+        recipe = recipe_for(config.get("dataset", TrainConfig.dataset))
+        return {k: v for k, v in recipe.items() if k not in self.grid and k not in self.search and k not in self.fixed}
+
+    def recipes(self):
+        """dataset -> the recipe its trials use (study's fixed values included), for the console."""
+        datasets = self.grid.get("dataset") or self.search.get("dataset") or [self.fixed.get("dataset", "cifar10")]
+        varied = {k: "searched" for k in self.search} | {k: "a grid dimension" for k in self.grid}
+        chosen = {k: v for k, v in {**self.fixed, **varied}.items() if k in RECIPE_FIELDS}
+        return {name: {**recipe_for(name), **chosen} for name in datasets}
 
     def define_by_run(self, trial):
         """Optuna define-by-run: suggests the grid and search dimensions in SPACE order (skipping
-        those that do not apply, e.g. attention settings for ResNets) and returns the constants."""
+        those that do not apply, e.g. attention settings for ResNets) and returns the constants:
+        the fixed values and the dataset's recipe for what nothing else sets."""
         config = dict(self.fixed)
         for dim in SPACE:
             if not dim.applies(config):
@@ -161,7 +195,7 @@ class Study:
             elif dim.name in self.search:
                 config[dim.name] = dim.suggest(trial, self.search[dim.name])
         trial.suggest_categorical("seed", list(self.seeds))
-        return dict(self.fixed)
+        return {**self._recipe(config), **self.fixed}
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)

@@ -80,13 +80,11 @@ def optuna_storage(path):
 def sampler_for(config):
     """Optuna's sampler: every grid cell (exhaustive studies) or TPE over the newest 1,000 trials
     (searches; a suggestion's cost stops growing there, docs/scaling.md)."""
-    import optuna
-
-    from ran_core.sweep.recent_tpe import RecentTPESampler
+    from ran_core.sweep.samplers import GridSampler, RecentTPESampler
 
     study = config.study
     if study.exhaustive:
-        return optuna.samplers.GridSampler(study.grid_space(), seed=0)
+        return GridSampler(study.grid_space(), seed=0)
     return RecentTPESampler(window=1000, seed=study.seeds[0], n_startup_trials=max(4, config.max_concurrent))
 
 

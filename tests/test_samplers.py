@@ -1,11 +1,12 @@
-"""RecentTPESampler: plain TPE below its window, TPE over the newest `window` trials above it."""
+"""The sweep's samplers: RecentTPESampler (plain TPE below its window, TPE over the newest `window`
+trials above it) and the grid Tune ends."""
 
 import pickle
 
 import optuna
 import pytest
 
-from ran_core.sweep.recent_tpe import RecentTPESampler
+from ran_core.sweep.samplers import RecentTPESampler
 
 
 def objective(trial):
@@ -61,3 +62,26 @@ def test_each_suggestion_sees_the_trials_told_before_it_and_the_sampler_pickles_
     )
     restored = pickle.loads(pickle.dumps(sampler))
     assert restored.window == 500 and restored._view == (None, None)
+
+
+def test_the_grid_covers_every_cell_once_and_ends_without_stopping_the_study():
+    """Told outside Study.optimize (as Tune tells it), Optuna's grid raises at its last cell; ours
+    leaves the end to Tune's num_samples."""
+    from ran_core.sweep.samplers import GridSampler
+
+    space = {"model": ["attention56", "resnet56"], "seed": [0, 1, 2]}
+    stock = optuna.create_study(sampler=optuna.samplers.GridSampler(space, seed=0))
+    with pytest.raises(RuntimeError, match="Study.stop"):
+        for _ in range(6):
+            trial = stock.ask()
+            trial.suggest_categorical("model", space["model"]), trial.suggest_categorical("seed", space["seed"])
+            stock.tell(trial, 0.0)
+    study = optuna.create_study(sampler=GridSampler(space, seed=0))
+    cells = []
+    for _ in range(6):
+        trial = study.ask()
+        cells.append(
+            (trial.suggest_categorical("model", space["model"]), trial.suggest_categorical("seed", space["seed"]))
+        )
+        study.tell(trial, 0.0)
+    assert sorted(cells) == sorted((m, s) for m in space["model"] for s in space["seed"])

@@ -1,4 +1,11 @@
-"""TPE whose cost per suggestion stops growing with the study: it models the newest trials only.
+"""Optuna samplers fitted to driving Tune: TPE whose cost stops growing, and a grid that Tune ends.
+
+`GridSampler`: Optuna's grid without its end-of-grid `Study.stop()`. Tune's num_samples ends the
+sweep; outside `Study.optimize` the stop only raised (a warning at the end of every grid study),
+after re-reading every trial of the study on each trial's end.
+
+`RecentTPESampler`: TPE whose cost per suggestion stops growing with the study: it models the
+newest trials only.
 
 Optuna's TPESampler reads every trial of the study for every suggestion (search space, Parzen
 estimators, constant liar), so one suggestion costs O(trials so far), on the sweep driver's event
@@ -64,3 +71,10 @@ class _Newest:
 
     def get_trials(self, deepcopy=True, states=None):
         return self._study.get_trials(deepcopy=deepcopy, states=states)[-self._window :]
+
+
+class GridSampler(optuna.samplers.GridSampler):
+    """optuna's GridSampler, less the study stop after each trial (see the module docstring)."""
+
+    def after_trial(self, study, trial, state, values):
+        return None
