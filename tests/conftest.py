@@ -1,5 +1,6 @@
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 
@@ -40,3 +41,26 @@ def noise_smoke(tmp_path_factory):
         timeout=1200,
     )
     return run, root
+
+
+@pytest.fixture(scope="session")
+def fixture_results(tmp_path_factory):
+    """results_fixture's default folders (attention_types missing, learning_mode without epochs.parquet),
+    written once per session and shared: read it only; a test that writes into it takes `fixture_results_copy`."""
+    from results_fixture import write_fixture_results
+
+    return write_fixture_results(tmp_path_factory.mktemp("fixture_results"))
+
+
+@pytest.fixture(scope="session")
+def fixture_results_all(tmp_path_factory):
+    """results_fixture's folders for every study, written once per session and shared: read it only."""
+    from results_fixture import ALL_STUDIES, write_fixture_results
+
+    return write_fixture_results(tmp_path_factory.mktemp("fixture_results_all"), studies=ALL_STUDIES)
+
+
+@pytest.fixture
+def fixture_results_copy(fixture_results, tmp_path):
+    """A copy of `fixture_results` of the test's own, to write into (a report beside a study, say)."""
+    return pathlib.Path(shutil.copytree(fixture_results, tmp_path / "fixture_results"))

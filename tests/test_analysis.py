@@ -11,21 +11,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ran_core import analysis  # noqa: E402
-from ran_core.analysis import plots, report  # noqa: E402
-from ran_core.common import paper  # noqa: E402
-from ran_core.common.studies import STUDIES, STUDY_NAMES, study_info  # noqa: E402
-from ran_core.results import EPOCHS_SCHEMA, TRIALS_SCHEMA, column_types, compact  # noqa: E402
+from ran_core import analysis
+from ran_core.analysis import plots, report
+from ran_core.common import paper
+from ran_core.common.studies import STUDIES, STUDY_NAMES, study_info
+from ran_core.results import EPOCHS_SCHEMA, TRIALS_SCHEMA, column_types, compact
 
-from results_fixture import ALL_STUDIES, write_fixture_results  # noqa: E402
+from results_fixture import ALL_STUDIES
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory):
-    return write_fixture_results(tmp_path_factory.mktemp("results"), studies=ALL_STUDIES)
+def root(fixture_results_all):
+    return fixture_results_all
 
 
 @pytest.fixture(scope="module")
@@ -33,10 +32,11 @@ def res(root):
     return analysis.load_results(root)
 
 
-@pytest.fixture(scope="module")
-def partial_root(tmp_path_factory):
-    """The default fixture: attention_types missing, learning_mode without epochs.parquet."""
-    return write_fixture_results(tmp_path_factory.mktemp("partial"))
+@pytest.fixture
+def partial_root(fixture_results_copy):
+    """The default fixture: attention_types missing, learning_mode without epochs.parquet (a copy: reports
+    are written into it)."""
+    return fixture_results_copy
 
 
 def _texts(fig) -> str:

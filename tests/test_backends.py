@@ -8,6 +8,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import pytest
 from backend_loss import NETWORK, loss_and_gradients, run_start
 
 from ran_core.model.builder import build_model
@@ -39,6 +40,7 @@ def test_tensorflow_and_jax_start_a_run_from_the_same_weights(tmp_path):
     assert len(kernels) > 100 and 0.95 < unit.std() < 1.05 and abs(unit.mean()) < 0.05, (unit.mean(), unit.std())
 
 
+@pytest.mark.slow
 def test_tensorflow_and_jax_agree_on_a_confidently_wrong_example(tmp_path):
     keras.utils.set_random_seed(0)
     model = build_model(**NETWORK)

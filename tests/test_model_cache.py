@@ -22,6 +22,7 @@ def losses(result):
     return np.array([[epoch[c] for c in columns] for epoch in result.history])
 
 
+@pytest.mark.slow
 @pytest.mark.backend
 def test_a_reused_model_gives_the_fresh_result_and_skips_compilation(synthetic):
     model_cache.clear()
@@ -40,6 +41,7 @@ def test_a_reused_model_gives_the_fresh_result_and_skips_compilation(synthetic):
     np.testing.assert_array_equal(other.confusion, other_fresh.confusion)
 
 
+@pytest.mark.slow
 @pytest.mark.backend
 def test_a_run_resumed_into_a_reused_model_matches_an_unbroken_one(synthetic, tmp_path):
     model_cache.clear()
@@ -60,6 +62,7 @@ def test_a_run_resumed_into_a_reused_model_matches_an_unbroken_one(synthetic, tm
     np.testing.assert_allclose(losses(resumed), losses(unbroken), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_another_architecture_or_batch_compiles_its_own_and_capacity_bounds_the_cache(synthetic, monkeypatch):
     model_cache.clear()
     model_cache.stats.clear()

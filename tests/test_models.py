@@ -22,8 +22,15 @@ def images(n=4, seed=0, shape=(32, 32, 3)):
     return np.random.default_rng(seed).normal(size=(n, *shape)).astype("float32")
 
 
+def _deep_ones_slow(names):
+    """The smaller networks stay in the fast tier; the deeper ones (more of the same modules, and
+    attention452's p, t, r = 2, 4, 3) cost 5-20 s each to build or step on a CPU and run in the slow tier."""
+    deep = {"attention128", "attention164", "attention236", "attention452"}
+    return [pytest.param(name, marks=pytest.mark.slow) if name in deep else name for name in names]
+
+
 @pytest.mark.backend
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("name", _deep_ones_slow(list_models()))
 def test_forward_and_every_variable_gets_a_gradient(name):
     keras.utils.set_random_seed(0)
     model = build_model(name, num_classes=10, **SMALL)
@@ -115,7 +122,7 @@ def test_depth_table_matches_the_names():
     assert (MODELS["attention452"].p, MODELS["attention452"].t, MODELS["attention452"].r) == (2, 4, 3)
 
 
-@pytest.mark.parametrize("name", sorted(PAPER_PARAMS_M))
+@pytest.mark.parametrize("name", _deep_ones_slow(sorted(PAPER_PARAMS_M)))
 def test_parameter_counts_match_the_paper(name):
     params = trainable_count(build_model(name, num_classes=10))
     assert abs(params / 1e6 - PAPER_PARAMS_M[name]) <= 0.05 * PAPER_PARAMS_M[name], params

@@ -1,23 +1,17 @@
 """The noise study's figures on fixture results: the gap panel beside the paper's, and learning
 curves that tell noise levels apart."""
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ran_core import analysis  # noqa: E402
-from ran_core.analysis import plots  # noqa: E402
-from ran_core.common.names import pretty_model_name  # noqa: E402
-
-from results_fixture import write_fixture_results  # noqa: E402
+from ran_core import analysis
+from ran_core.analysis import plots
+from ran_core.common.names import pretty_model_name
 
 
 @pytest.fixture(scope="module")
-def res(tmp_path_factory):
-    return analysis.load_results(write_fixture_results(tmp_path_factory.mktemp("results")))
+def res(fixture_results):
+    return analysis.load_results(fixture_results)
 
 
 def test_gap_panel_puts_measured_and_paper_gaps_on_one_scale(res):

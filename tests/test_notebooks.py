@@ -15,21 +15,18 @@ from pathlib import Path
 import nbformat
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ran_core.common.studies import STUDY_NAMES  # noqa: E402
-
-from results_fixture import write_fixture_results  # noqa: E402
+from ran_core.common.studies import STUDY_NAMES
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 NOTEBOOKS = ["overview", *STUDY_NAMES]
 
 
 @pytest.fixture(scope="module")
-def results_dir(tmp_path_factory):
+def results_dir(request):
     given = os.environ.get("RAN_NOTEBOOK_RESULTS")
     if given:
         return Path(given).resolve()
-    return write_fixture_results(tmp_path_factory.mktemp("nb_results"))
+    return request.getfixturevalue("fixture_results")  # conftest's, shared: the notebooks only read it
 
 
 def test_notebooks_exist_without_outputs():

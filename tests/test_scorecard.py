@@ -1,20 +1,11 @@
 """Paper-claims scorecard on real result rows: Parquet written by ran_core.results.store, read back by
 ran_core.analysis; each verdict, both sources of uncertainty, the paper's side and the report."""
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ran_core import (
-    analysis,  # noqa: E402
-    results,  # noqa: E402
-)
-from ran_core.analysis import report, scorecard  # noqa: E402
-
-from results_fixture import ALL_STUDIES, write_fixture_results  # noqa: E402
+from ran_core import analysis, results
+from ran_core.analysis import report, scorecard
 
 PER_CLASS = 100  # 1000 test images: a 2-point difference is well outside test-image noise
 
@@ -148,8 +139,8 @@ def test_only_completed_trials_count(tmp_path):
     assert "No completed trials" in md and "Not tested by these results" in md
 
 
-def test_fixture_results_and_report_section(tmp_path):
-    root = write_fixture_results(tmp_path / "results", ALL_STUDIES)
+def test_fixture_results_and_report_section(fixture_results_all, tmp_path):
+    root = fixture_results_all  # every study; the report goes to tmp_path
     res = analysis.load_results(root)
     scores = scorecard.score_claims(res)
     assert {c.name for c in scorecard.CLAIMS} == set(scores["claim"])

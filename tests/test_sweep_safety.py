@@ -97,6 +97,7 @@ def test_report_exits_2_naming_an_unreadable_result_file(tmp_path):
     assert not (tmp_path / "report").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(1800)  # three real sweeps; 12 minutes on a busy 2-core machine
 def test_ctrl_c_records_interrupted_trials_and_resume_finishes_them(tmp_path):
     out = tmp_path / "out"
@@ -155,6 +156,7 @@ def test_ctrl_c_records_interrupted_trials_and_resume_finishes_them(tmp_path):
     }
 
 
+@pytest.mark.slow
 def test_sigterm_stops_the_sweep_with_a_summary_and_status_143(tmp_path):
     out = tmp_path / "out"
     driver = sweep("attention_types", tmp_path, *TINY, wait=False)
@@ -173,6 +175,7 @@ def test_sigterm_stops_the_sweep_with_a_summary_and_status_143(tmp_path):
     assert optuna.trial.TrialState.RUNNING not in states and optuna.trial.TrialState.FAIL in states
 
 
+@pytest.mark.slow
 def test_a_diverging_trial_stops_and_is_recorded_diverged(tmp_path):
     """A real divergence: learning rate 1000 (the top of its declared range) on a 1/16-width
     ResNet-56, whose loss is NaN within the first epoch; the sweep's real path: Ray, Optuna,

@@ -154,6 +154,7 @@ def test_schedule_noise_metrics_and_resume_to_the_same_result(synthetic, tmp_pat
         load_checkpoint(model, tmp_path)
 
 
+@pytest.mark.slow
 @pytest.mark.backend
 def test_clean_runs_report_no_clean_accuracy_and_checkpoints_reach_the_callback(synthetic, tmp_path):
     seen = []
@@ -239,6 +240,7 @@ def test_mask_pools_is_a_config_field_that_reaches_the_model(synthetic):
     assert {network.get_layer(f"stage{s}_attention1").mask.pools for s in (1, 2, 3)} == {1}
 
 
+@pytest.mark.slow
 @pytest.mark.backend
 def test_mixed_bfloat16_trains_with_a_float32_classifier(synthetic):
     from ran_core.training.recipe import build_training_model
