@@ -9,9 +9,10 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from backend_loss import NETWORK, loss_and_gradients, run_start
 
 from ran_core.model.builder import build_model
+
+from backend_loss import NETWORK, loss_and_gradients, run_start
 
 WRONG_BY = 60.0  # the confidently wrong example: its true class's logit this far below the winner
 OTHER = {"tensorflow": "jax", "jax": "tensorflow"}

@@ -10,10 +10,11 @@ import time
 import optuna
 import pyarrow.parquet as pq
 import pytest
-from sweep_runs import study_module, sweep
 
 from ran_core.results import EPOCHS_SCHEMA, TRIALS_SCHEMA, read_results
 from ran_core.sweep.space import Study
+
+from sweep_runs import study_module, sweep
 
 pytestmark = pytest.mark.timeout(900)
 # Where the model does not matter (scheduling, pruning, resuming): the smallest width, synthetic data.

@@ -14,12 +14,13 @@ import optuna
 import psutil
 import pyarrow.parquet as pq
 import pytest
-from sweep_runs import sweep
 
 from ran_core.results import has_results, read_results
 from ran_core.sweep import experiments
 from ran_core.sweep.lock import OutputLocked, lock_output
 from ran_core.sweep.runner import _claim_optuna_study
+
+from sweep_runs import sweep
 
 EPOCHS = 2
 TINY = ["--width", "0.125", "--epochs", str(EPOCHS), "--seeds", "1", "--max-concurrent", "2"]  # 1/8: see conftest
