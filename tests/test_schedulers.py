@@ -2,10 +2,14 @@
 (a pending trial first, else a paused one), without reading the experiment's finished trials; the
 promoting ASHA parks trials at rungs and resumes the top of each, under the concurrency cap."""
 
+import pickle
+
+import pytest
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 from ray.tune.search import Searcher
 
+from ran_core.results import append
 from ran_core.sweep.schedulers import LiveASHAScheduler, LiveFIFOScheduler, PromotingASHAScheduler, WaitingAwareLimiter
 
 
@@ -184,3 +188,82 @@ def test_at_the_end_the_waiting_trials_that_never_made_the_top_are_stopped():
     trials[2].status = Trial.TERMINATED
     assert sweep.scheduler.choose_trial_to_run(sweep) is None  # nothing runs, nothing to come
     assert sweep.stopped == ["t0", "t1"] and not sweep.scheduler.waiting_ids
+
+
+def _requeue(scheduler, sweep, names):
+    """What Tune's restore does: every unfinished trial comes back PENDING through on_trial_add."""
+    restored = _Sweep(scheduler)
+    for name in names:
+        trial = _Trial(name, Trial.PENDING)
+        restored.trials.append(trial)
+        scheduler.on_trial_add(restored, trial)
+    return restored
+
+
+def _play(sweep, events):
+    """Feeds (trial, epoch, loss) reports, starting each trial the scheduler picks; the decisions."""
+    decisions = []
+    for name, epoch, loss in events:
+        trial = next((t for t in sweep.trials if t.trial_id == name), None) or sweep.add(name)
+        trial.status = Trial.RUNNING
+        sweep.report(trial, epoch, loss)
+        chosen = sweep.scheduler.choose_trial_to_run(sweep)
+        if chosen is not None:
+            chosen.status = Trial.RUNNING
+        decisions.append((chosen and chosen.trial_id, tuple(sweep.stopped)))
+    return decisions
+
+
+@pytest.mark.parametrize("with_rows", [True, False])
+def test_a_resumed_sweep_takes_the_decisions_an_unbroken_one_takes(tmp_path, with_rows):
+    """The scheduler pickled at the start of a sweep, unpickled on --resume, rebuilds its rungs from
+    the recorded epochs: from there it promotes and stops exactly as the scheduler that never
+    stopped. Without the recorded rows (the old behaviour: empty rungs) the decisions differ."""
+    start = pickle.dumps(promoting(num_samples=9, max_concurrent=3).restore_from(tmp_path, "exp"))
+    unbroken = _Sweep(pickle.loads(start))
+    unbroken.scheduler._restore_pending = False  # the live one never reads the folder
+    before = [("a", 1, 0.5), ("b", 1, 0.2), ("c", 1, 0.9), ("b", 2, 0.15)]
+    _play(unbroken, before)  # b went on from the first rung
+    if with_rows:
+        rows = [
+            {"experiment_id": "exp", "study": "s", "trial_id": name, "epoch": epoch, "train_loss": loss}
+            for name, epoch, loss in before
+        ]
+        append(tmp_path, "epochs", rows)
+    resumed = _requeue(pickle.loads(start), unbroken, ["a", "b", "c"])
+    assert [t.trial_id for t in resumed.trials if t.trial_id not in resumed.scheduler.waiting_ids] == (
+        ["b"] if with_rows else ["a", "b", "c"]
+    )
+    after = [("b", 3, 0.1), ("d", 1, 0.3), ("e", 1, 0.1), ("f", 1, 0.95), ("g", 1, 0.6), ("h", 1, 0.05)]
+    first = resumed.scheduler.choose_trial_to_run(resumed)  # Tune asks before any new result
+    assert (first.trial_id == "b") == with_rows  # the trial that was running runs on, none other
+    first.status = Trial.RUNNING
+    same = _play(resumed, after) == _play(unbroken, after)
+    assert same == with_rows
+
+
+def test_tunes_asha_rebuilds_its_rungs_on_a_resume(tmp_path):
+    """asha-stopping: the rungs of a resumed LiveASHAScheduler hold what the live one recorded, so
+    its next cut-off is the same; one with nothing to restore from starts empty, as before."""
+
+    def scheduler():
+        return LiveASHAScheduler(
+            time_attr="epoch", metric="train_loss", mode="min", max_t=9, grace_period=1, reduction_factor=3
+        )
+
+    start = pickle.dumps(scheduler().restore_from(tmp_path, "exp"))
+    live = scheduler()
+    sweep = _Sweep(live)
+    reports = [("a", 1, 0.5), ("b", 1, 0.2), ("c", 1, 0.9), ("b", 2, 0.15), ("b", 3, 0.1)]
+    for name, epoch, loss in reports:
+        trial = next((t for t in sweep.trials if t.trial_id == name), None) or sweep.add(name)
+        live.on_trial_result(sweep, trial, {"epoch": epoch, "train_loss": loss})
+    rows = [{"experiment_id": "exp", "study": "s", "trial_id": n, "epoch": e, "train_loss": v} for n, e, v in reports]
+    append(tmp_path, "epochs", rows)
+    resumed = pickle.loads(start)
+    _requeue(resumed, sweep, ["a", "b", "c"])
+    rungs = [dict(rung) for _, rung in live._brackets[0]._rungs]
+    assert [dict(rung) for _, rung in resumed._brackets[0]._rungs] == rungs and any(rungs)
+    fresh = pickle.loads(pickle.dumps(scheduler()))
+    _requeue(fresh, sweep, ["a", "b", "c"])
+    assert not any(rung for _, rung in fresh._brackets[0]._rungs)

@@ -10,6 +10,12 @@ docs/early-stopping.md).
 `WaitingAwareLimiter` is the concurrency limit that goes with it: a trial waiting at a rung does
 not hold a slot, and a promotion comes before a new trial.
 
+Both ASHAs survive `--resume`: Tune pickles a scheduler when the sweep starts and never saves its
+state, so a restored sweep would start with empty rungs and decide by other rules than an
+unbroken one. Given the result folder (`output`, `experiment_id`), an unpickled ASHA rebuilds its
+rungs from the recorded epochs before its first decision (`RungsFromResults`): every score at
+every rung, which trials went on, and, for the promoting ASHA, which wait at a rung.
+
 `LiveASHAScheduler` and `LiveFIFOScheduler`: Tune's FIFOScheduler (and ASHA, which inherits it)
 scans every trial of the experiment at every controller step to find one waiting to start: at
 2,500 trials that scan was 7% of the sweep driver's CPU (py-spy, benchmarks/driver_scale.py
@@ -25,7 +31,7 @@ from ray.tune.experiment import Trial
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 from ray.tune.search import ConcurrencyLimiter
 
-from ran_core.common.keys import DIVERGED
+from ran_core.common.keys import DIVERGED, INTERRUPTED
 
 
 def asha_rungs(grace, reduction_factor, max_t):
@@ -35,6 +41,58 @@ def asha_rungs(grace, reduction_factor, max_t):
         rungs.append(milestone)
         milestone *= reduction_factor
     return rungs
+
+
+class RungsFromResults:
+    """What a sweep recorded about its trials at ASHA's rungs, read from its result folder: per
+    trial, its epochs' `metric` (ran_core.results), whether it reported beyond an epoch, and
+    whether it ended (a trial row other than `interrupted`: interrupted trials go on)."""
+
+    def __init__(self, output, experiment_id, metric):
+        import pyarrow.compute as pc
+
+        from ran_core.results.store import read_results
+
+        mine = pc.field("experiment_id") == experiment_id
+        epochs = read_results(output, "epochs").filter(mine).select(["trial_id", "epoch", metric]).to_pylist()
+        trials = read_results(output, "trials").filter(mine).select(["trial_id", "status"]).to_pylist()
+        self.ended = {row["trial_id"] for row in trials if row["status"] != INTERRUPTED}
+        self.values, self.last = {}, {}  # trial id -> {epoch: metric}; trial id -> its last epoch
+        for row in epochs:
+            self.values.setdefault(row["trial_id"], {})[row["epoch"]] = row[metric]
+            self.last[row["trial_id"]] = max(self.last.get(row["trial_id"], 0), row["epoch"])
+        for row in trials:  # the epoch a trial diverged at never reached a rung (the trainable ended it)
+            if row["status"] == DIVERGED and row["trial_id"] in self.values:
+                self.values[row["trial_id"]].pop(self.last[row["trial_id"]], None)
+
+    def at(self, milestone):
+        """(trial id, metric value) of every trial recorded at epoch `milestone` with a finite value."""
+        for trial_id, values in self.values.items():
+            value = values.get(milestone)
+            if value is not None and math.isfinite(value):
+                yield trial_id, float(value)
+
+
+class _RestoresRungs:
+    """Mixin: after unpickling (a resumed sweep), rebuild the rungs from the result folder once,
+    before the first decision. `_restore_rungs(recorded)` is the scheduler's own."""
+
+    _results = None  # (output, experiment_id), or None: nothing to restore from
+    _restore_pending = False
+
+    def restore_from(self, output, experiment_id):
+        """Where this scheduler's sweep records its results (read only if it is ever unpickled)."""
+        self._results = (str(output), experiment_id)
+        return self
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._restore_pending = self._results is not None
+
+    def _restore_once(self):
+        if self._restore_pending:
+            self._restore_pending = False
+            self._restore_rungs(RungsFromResults(*self._results, self._metric))
 
 
 class _LiveTrialsFirst:
@@ -47,19 +105,32 @@ class _LiveTrialsFirst:
         return None
 
 
-class LiveASHAScheduler(_LiveTrialsFirst, ASHAScheduler):
-    """ASHAScheduler that picks the next trial among the live ones and keeps its own metric (the
-    Tuner's is the searcher's objective)."""
+class LiveASHAScheduler(_RestoresRungs, _LiveTrialsFirst, ASHAScheduler):
+    """ASHAScheduler that picks the next trial among the live ones, keeps its own metric (the
+    Tuner's is the searcher's objective) and rebuilds its rungs on a resume."""
 
     def set_search_properties(self, metric, mode, **spec):
         return True
+
+    def on_trial_add(self, tune_controller, trial):
+        self._restore_once()
+        return super().on_trial_add(tune_controller, trial)
+
+    def on_trial_result(self, tune_controller, trial, result):
+        self._restore_once()
+        return super().on_trial_result(tune_controller, trial, result)
+
+    def _restore_rungs(self, recorded):
+        for bracket in self._brackets:
+            for milestone, rung in bracket._rungs:  # Tune's own record: trial id -> metric_op * value
+                rung.update((trial_id, self._metric_op * value) for trial_id, value in recorded.at(milestone))
 
 
 class LiveFIFOScheduler(_LiveTrialsFirst, FIFOScheduler):
     """FIFOScheduler that picks the next trial among the live ones."""
 
 
-class PromotingASHAScheduler(FIFOScheduler):
+class PromotingASHAScheduler(_RestoresRungs, FIFOScheduler):
     """ASHA with promotions: a trial that reaches a rung (grace * reduction_factor**k epochs) is
     PAUSED there with its `metric`; a free slot resumes the best waiting trial among the top
     floor(n / reduction_factor) of the n recorded at its rung, highest rung first, else starts a
@@ -73,7 +144,8 @@ class PromotingASHAScheduler(FIFOScheduler):
     best waiting trial of the highest rung goes on if no trial has passed that rung yet (so at
     least one runs the whole budget), and every other waiting trial is stopped. `max_concurrent`
     caps running trials, promotions included. A diverged trial is never parked: its trainable
-    ends it."""
+    ends it. On a resume, a trial that was waiting at a rung comes back PENDING from Tune and waits
+    again (it starts only when promoted)."""
 
     def __init__(
         self, *, metric, mode, max_t, grace_period, reduction_factor, num_samples, max_concurrent, time_attr="epoch"
@@ -97,6 +169,8 @@ class PromotingASHAScheduler(FIFOScheduler):
         self._waiting = {}  # trial id -> (rung, score, Trial)
         self._added = set()
         self._new_scores = False
+        self._parked = {}  # restored: trial id -> (rung, score) of a trial waiting when the sweep stopped
+        self._requeued = set()  # restored waiting trials Tune holds as PENDING
 
     def set_search_properties(self, metric, mode, **spec):
         return True  # keeps its own metric: the Tuner's is the searcher's objective
@@ -106,9 +180,31 @@ class PromotingASHAScheduler(FIFOScheduler):
         return self._waiting.keys()
 
     def on_trial_add(self, tune_controller, trial):
+        self._restore_once()
         self._added.add(trial.trial_id)
+        if trial.trial_id in self._parked:
+            rung, score = self._parked.pop(trial.trial_id)
+            self._waiting[trial.trial_id] = (rung, score, trial)
+            self._requeued.add(trial.trial_id)
+
+    def _restore_rungs(self, recorded):
+        for rung, milestone in enumerate(self.milestones):
+            for trial_id, value in recorded.at(milestone):
+                score = self._sign * value
+                bisect.insort(self._scores[rung], score)
+                self._recorded[rung].add(trial_id)
+                if recorded.last[trial_id] > milestone:
+                    self._passed[rung] += 1
+                elif trial_id not in recorded.ended:
+                    self._parked[trial_id] = (rung, score)
+        self._new_scores = True
+
+    def _idle(self, trial):
+        """Waiting and not running: paused, or restored from a stopped sweep and not yet promoted."""
+        return trial.status == Trial.PAUSED or (trial.trial_id in self._requeued and trial.status == Trial.PENDING)
 
     def on_trial_result(self, tune_controller, trial, result):
+        self._restore_once()
         t, value = result.get(self._time_attr), result.get(self._metric)
         if t is None or value is None or result.get(DIVERGED):
             return TrialScheduler.CONTINUE
@@ -142,7 +238,7 @@ class PromotingASHAScheduler(FIFOScheduler):
         1/reduction_factor it is in), or None."""
         best = {}
         for trial_id, (rung, score, trial) in self._waiting.items():
-            if trial.status != Trial.PAUSED:  # its pause is still being saved
+            if not self._idle(trial):  # its pause is still being saved
                 continue
             if rung not in best or score < best[rung][0]:
                 best[rung] = (score, trial_id, trial)
@@ -153,9 +249,10 @@ class PromotingASHAScheduler(FIFOScheduler):
         return None
 
     def choose_trial_to_run(self, tune_controller):
+        self._restore_once()
         if self._new_scores:
             self._stop_hopeless(tune_controller)
-        live = tune_controller.get_live_trials()
+        live = [trial for trial in tune_controller.get_live_trials() if trial.trial_id not in self._waiting]
         busy = sum(trial.status in (Trial.RUNNING, Trial.PENDING) for trial in live)
         if busy < self._max_concurrent and (trial := self.promotion()) is not None:
             return self._resume(trial)
@@ -168,6 +265,7 @@ class PromotingASHAScheduler(FIFOScheduler):
 
     def _resume(self, trial):
         rung, _, _ = self._waiting.pop(trial.trial_id)
+        self._requeued.discard(trial.trial_id)
         self._passed[rung] += 1
         return trial
 
@@ -180,7 +278,7 @@ class PromotingASHAScheduler(FIFOScheduler):
         for rung, score, trial in list(self._waiting.values()):
             if rung > 0 or self._better(rung, score) < max(1, self._num_samples // self._rf):
                 continue
-            if trial.status == Trial.PAUSED:
+            if self._idle(trial):
                 self._stop(tune_controller, trial)
             else:  # its pause is still being saved: stopped once it has its checkpoint
                 self._new_scores = True
@@ -199,6 +297,7 @@ class PromotingASHAScheduler(FIFOScheduler):
 
     def _stop(self, tune_controller, trial):
         self._waiting.pop(trial.trial_id, None)
+        self._requeued.discard(trial.trial_id)
         tune_controller.stop_trial(trial)
 
     def debug_string(self):

@@ -151,8 +151,13 @@ def _scheduled(config, searcher):
         "reduction_factor": config.reduction_factor,
     }
     if config.scheduler == "asha-stopping":
-        return searcher, LiveASHAScheduler(**rungs), config.max_concurrent
+        return (
+            searcher,
+            LiveASHAScheduler(**rungs).restore_from(config.output, config.experiment),
+            config.max_concurrent,
+        )
     scheduler = PromotingASHAScheduler(**rungs, num_samples=config.num_samples, max_concurrent=config.max_concurrent)
+    scheduler.restore_from(config.output, config.experiment)  # read only if a resume unpickles it
     return WaitingAwareLimiter(searcher, config.max_concurrent, scheduler), scheduler, None
 
 
