@@ -267,3 +267,17 @@ def test_tunes_asha_rebuilds_its_rungs_on_a_resume(tmp_path):
     fresh = pickle.loads(pickle.dumps(scheduler()))
     _requeue(fresh, sweep, ["a", "b", "c"])
     assert not any(rung for _, rung in fresh._brackets[0]._rungs)
+
+
+def test_the_end_of_the_sweep_waits_for_every_pause_to_be_saved():
+    """A trial whose pause is still being saved (Tune has not marked it PAUSED) is neither stopped
+    nor passed over at the end: the end waits for its checkpoint, then decides as before."""
+    sweep = _Sweep(promoting(num_samples=2, max_concurrent=2))  # 2 // 3: no promotion, the end decides
+    trials = [sweep.add(f"t{i}") for i in range(2)]
+    for trial, loss in zip(trials, (0.4, 0.3)):
+        sweep.report(trial, 1, loss)
+    trials[0].status = Trial.RUNNING  # its pause is being saved
+    assert sweep.scheduler.choose_trial_to_run(sweep) is None and not sweep.stopped
+    trials[0].status = Trial.PAUSED
+    assert sweep.scheduler.choose_trial_to_run(sweep) is trials[1]  # the best goes on alone
+    assert sweep.stopped == ["t0"]

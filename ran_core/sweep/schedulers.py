@@ -260,7 +260,8 @@ class PromotingASHAScheduler(_RestoresRungs, FIFOScheduler):
         if pending:
             return min(pending, key=lambda trial: trial.trial_id)
         if busy == 0 and self._waiting and len(self._added) >= self._num_samples:
-            return self._finish(tune_controller)
+            if all(self._idle(trial) for _, _, trial in self._waiting.values()):  # every pause saved
+                return self._finish(tune_controller)
         return None
 
     def _resume(self, trial):
@@ -285,7 +286,9 @@ class PromotingASHAScheduler(_RestoresRungs, FIFOScheduler):
 
     def _finish(self, tune_controller):
         """No trial runs and none will be added: the best waiting trial of the highest rung goes
-        on if nobody has passed that rung; every other waiting trial stops."""
+        on if nobody has passed that rung; every other waiting trial stops. Called once every
+        pause has been saved: a trial stopped while its pause was being saved lost its checkpoint
+        (and with it its confusion matrix)."""
         top = max(rung for rung, _, _ in self._waiting.values())
         keep = None
         if not self._passed[top]:
