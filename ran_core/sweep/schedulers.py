@@ -259,9 +259,9 @@ class PromotingASHAScheduler(_RestoresRungs, FIFOScheduler):
         pending = [trial for trial in live if trial.status == Trial.PENDING]
         if pending:
             return min(pending, key=lambda trial: trial.trial_id)
-        if busy == 0 and self._waiting and len(self._added) >= self._num_samples:
-            if all(self._idle(trial) for _, _, trial in self._waiting.values()):  # every pause saved
-                return self._finish(tune_controller)
+        ending = busy == 0 and self._waiting and len(self._added) >= self._num_samples
+        if ending and all(self._idle(trial) for _, _, trial in self._waiting.values()):  # every pause saved
+            return self._finish(tune_controller)
         return None
 
     def _resume(self, trial):
