@@ -9,11 +9,18 @@ latest row per key, so a trial recorded again (resume, retry, reconcile) appears
 Every file appears by an atomic rename, and the compacted file records the newest part it holds,
 so a reader running beside the writer never sees half a file nor an older row in place of a newer.
 The columns are declared in `ran_core.results.schema`.
+
+A damaged file (not readable Parquet, or without a key column, so its rows cannot be told apart)
+never costs the other files their rows: readers skip it and name it (`DamagedFile`, once per read),
+and a writer (merge, compaction) moves it to `parts/damaged/<kind>/` before it writes, so it is
+reported once and never overwritten. `damaged_files` is the check a sweep makes before it starts;
+`remove_stale_temp_files` clears what a killed writer left behind.
 """
 
 import itertools
 import os
 import time
+import warnings
 from pathlib import Path
 
 import pyarrow as pa
@@ -28,6 +35,15 @@ KINDS = {"trials": (TRIALS_SCHEMA, TRIAL_KEY), "epochs": (EPOCHS_SCHEMA, EPOCH_K
 MERGE_GROUP = 16  # this many parts of one level are merged into one part of the next level
 _SEQUENCE = itertools.count()
 _THROUGH = "ran_parts_through"  # compacted file metadata: stamp of the newest part folded in
+DAMAGED_DIR = "damaged"  # parts/damaged/<kind>/: files a writer set aside as unreadable
+
+
+class DamagedFile(ValueError):
+    """A result file whose rows cannot be read: `path`, and `problem`, what is wrong with it."""
+
+    def __init__(self, path, problem):
+        self.path, self.problem, self.moved_to = Path(path), problem, None
+        super().__init__(f"{str(path)!r} {problem}")
 
 
 def compacted_path(folder, kind):
@@ -46,31 +62,38 @@ def has_results(folder, kind):
     return compacted_path(folder, kind).is_file() or any(_parts(folder, kind))
 
 
-def append(folder, kind, rows):
+def append(folder, kind, rows, damaged=None):
     """Records `rows` (dicts; missing columns are null) as one new part file under parts/<kind>/.
 
     Costs O(len(rows)), plus, every MERGE_GROUP parts, one merge of that group into a part of the
     next level (each row is rewritten once per level, so log_16 of the number of flushes times).
+    A damaged part met by a merge is set aside and reported (see `compact`).
     """
     if not rows:
         return None
     schema, key = _kind(kind)
     path = parts_path(folder, kind) / f"{_stamp()}.L0.parquet"
     write_table(_latest([_table(rows, schema)], key), path)
-    _merge_full_levels(folder, kind)
+    _merge_full_levels(folder, kind, damaged)
     return path
 
 
-def compact(folder, kind, rows=()):
+def compact(folder, kind, rows=(), damaged=None):
     """Folds the compacted file, every part and `rows` (the newest) into `<kind>.parquet`, each key
     once, written once and atomically; then removes the parts it folded in. The file records the
-    newest part it holds, so a reader skips parts a compaction has folded in but not yet removed."""
+    newest part it holds, so a reader skips parts a compaction has folded in but not yet removed.
+
+    A damaged file among them is moved to parts/damaged/<kind>/ first (never overwritten) and
+    reported: appended to `damaged` (a list of DamagedFile, `moved_to` set) or else warned about;
+    every other row is kept. Only the folder's writer (the lock holder) may call this."""
     schema, key = _kind(kind)
     path = compacted_path(folder, kind)
     parts = _parts(folder, kind)
-    compacted, through = _read_compacted(path, schema)
-    newer = [_read(p, schema) for p in parts if _stamp_of(p) > through]  # older ones are in it already
-    tables = ([compacted] if compacted is not None else []) + newer
+    found = []
+    compacted, through = _unless_damaged(found, _read_compacted, path, schema, key) or (None, "")
+    newer = [_unless_damaged(found, _read, p, schema, key) for p in parts if _stamp_of(p) > through]
+    _set_aside(folder, kind, found, damaged)
+    tables = ([compacted] if compacted is not None else []) + [t for t in newer if t is not None]
     if rows:
         tables.append(_table(rows, schema))
     if not tables:
@@ -83,22 +106,62 @@ def compact(folder, kind, rows=()):
     return table.num_rows
 
 
-def read_results(folder, kind):
+def read_results(folder, kind, damaged=None):
     """Every `kind` row of a result folder once (the latest per key), as a pyarrow Table of the
     documented schema; empty if there are none. Safe beside a running sweep: parts are listed
     before the compacted file is read, and if a listed part is merged away meanwhile the folder
-    is read again."""
+    is read again. A damaged file is skipped, the rows of every other file kept, and reported once:
+    appended to `damaged` (a list of DamagedFile) if given, else as a warning naming it."""
     schema, key = _kind(kind)
+    path = compacted_path(folder, kind)
     for _ in range(20):
-        parts = _parts(folder, kind)
-        compacted, through = _read_compacted(compacted_path(folder, kind), schema)
+        parts, found = _parts(folder, kind), []
         try:
-            newer = [_read(p, schema) for p in parts if _stamp_of(p) > through]
+            compacted, through = _unless_damaged(found, _read_compacted, path, schema, key) or (None, "")
+            newer = [_unless_damaged(found, _read, p, schema, key) for p in parts if _stamp_of(p) > through]
         except FileNotFoundError:
             continue  # merged or compacted meanwhile: list again
-        tables = ([compacted] if compacted is not None else []) + newer
+        _report(found, damaged)
+        tables = ([compacted] if compacted is not None else []) + [t for t in newer if t is not None]
         return _latest(tables, key) if tables else schema.empty_table()
     raise RuntimeError(f"{folder}: {kind} parts kept changing while being read (20 tries)")
+
+
+def damaged_files(folder):
+    """The DamagedFile of every result file of `folder` (compacted files and parts of both kinds)
+    that cannot be read, in reading order; each file is read whole."""
+    found = []
+    for kind, (schema, key) in KINDS.items():
+        for path in [compacted_path(folder, kind), *_parts(folder, kind)]:
+            if path.is_file():
+                _unless_damaged(found, _read, path, schema, key)
+    return found
+
+
+def file_columns(folder, kind):
+    """{path: column names} of every readable `kind` file of `folder` (the compacted file, then the
+    parts), from their footers; a damaged or vanished file is left out (readers report it)."""
+    columns = {}
+    for path in [compacted_path(folder, kind), *_parts(folder, kind)]:
+        try:
+            columns[path] = pq.read_schema(path).names
+        except Exception:  # noqa: BLE001 - gone or unreadable: read_results names it
+            continue
+    return columns
+
+
+def remove_stale_temp_files(folder):
+    """Removes the temporary files that writes a killed process never finished left in the result
+    folder and its parts (write_atomic's `.<name>.<random>.tmp`); returns their paths. Only for
+    the folder's writer, holding its lock: another writer's unfinished temp file would go too."""
+    folder, removed = Path(folder), []
+    directories = [folder, *(p for p in (folder / PARTS_DIR).rglob("*") if p.is_dir())]
+    for directory in directories:
+        for path in directory.glob(".*.tmp") if directory.is_dir() else ():
+            if path.is_file():
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed
 
 
 def _kind(kind):
@@ -116,13 +179,14 @@ def _stamp_of(part):
     return part.name.split(".")[0]
 
 
-def _read_compacted(path, schema):
+def _read_compacted(path, schema, key):
     """The compacted file (None if there is none) and the stamp of the newest part it holds."""
     try:
-        table = read_parquet_file(path)
+        table = _read_file(path)
     except FileNotFoundError:
         return None, ""
-    return _conform(table, schema), (table.schema.metadata or {}).get(_THROUGH.encode(), b"").decode()
+    through = (table.schema.metadata or {}).get(_THROUGH.encode(), b"").decode()
+    return _conform(_with_key(table, key, path), schema), through
 
 
 def _parts(folder, kind):
@@ -134,15 +198,17 @@ def _parts(folder, kind):
     return sorted(p for p in directory.iterdir() if p.name.endswith(".parquet") and not p.name.startswith("."))
 
 
-def _merge_full_levels(folder, kind):
+def _merge_full_levels(folder, kind, damaged=None):
     schema, key = _kind(kind)
     level = 0
     while True:
         group = [p for p in _parts(folder, kind) if p.name.endswith(f".L{level}.parquet")]
         if len(group) < MERGE_GROUP:
             return
-        stamp = _stamp_of(group[-1])
-        merged = _latest([_read(p, schema) for p in group], key)
+        stamp, found = _stamp_of(group[-1]), []
+        tables = [t for t in (_unless_damaged(found, _read, p, schema, key) for p in group) if t is not None]
+        _set_aside(folder, kind, found, damaged)
+        merged = _latest(tables, key) if tables else schema.empty_table()
         write_table(merged, parts_path(folder, kind) / f"{stamp}.L{level + 1}.parquet")
         for part in group:
             part.unlink(missing_ok=True)
@@ -153,20 +219,76 @@ def _table(rows, schema):
     return pa.Table.from_pylist([{name: row.get(name) for name in schema.names} for row in rows], schema=schema)
 
 
-def _read(path, schema):
-    return _conform(read_parquet_file(path), schema)
+def _read(path, schema, key):
+    """The rows of one result file in `schema`: DamagedFile if it is not readable Parquet or lacks
+    a key column; FileNotFoundError if it is gone (merged or compacted meanwhile)."""
+    return _conform(_with_key(_read_file(path), key, path), schema)
+
+
+def _read_file(path):
+    try:
+        return read_parquet_file(path)
+    except FileNotFoundError:
+        raise
+    except Exception as error:  # noqa: BLE001 - ArrowInvalid, OSError, ...: all mean unreadable
+        lines = str(error).replace("Could not open Parquet input source '<Buffer>': ", "").strip().splitlines()
+        reason = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+        raise DamagedFile(path, f"is not a readable Parquet file ({reason})") from None
+
+
+def _with_key(table, key, path):
+    """`table` if it has every key column; without one its rows could not be told apart (read as
+    nulls they would collapse into one row per remaining key), so the file counts as damaged."""
+    missing = [name for name in key if name not in table.column_names]
+    if missing:
+        raise DamagedFile(path, f"lacks the key column(s) {', '.join(missing)}, so its rows cannot be told apart")
+    return table
+
+
+def _unless_damaged(found, read, path, *args):
+    """`read(path, *args)`, or None after appending its DamagedFile to `found`."""
+    try:
+        return read(path, *args)
+    except DamagedFile as error:
+        found.append(error)
+        return None
+
+
+def _report(found, damaged):
+    """Hands the DamagedFile errors in `found` to the caller's list `damaged`, or warns once each."""
+    if damaged is not None:
+        damaged.extend(found)
+        return
+    for error in found:
+        moved = f"; moved to {str(error.moved_to)!r}" if error.moved_to else ""
+        warnings.warn(f"{error}; its rows are skipped{moved}", stacklevel=3)
+
+
+def _set_aside(folder, kind, found, damaged):
+    """Moves each damaged file in `found` to parts/damaged/<kind>/ (a free name there), so no write
+    replaces it and no later read trips on it again; then reports them (`_report`)."""
+    for error in found:
+        directory = Path(folder) / PARTS_DIR / DAMAGED_DIR / kind
+        directory.mkdir(parents=True, exist_ok=True)
+        target, n = directory / error.path.name, 0
+        while target.exists():
+            n += 1
+            target = directory / f"{error.path.stem}.{n}{error.path.suffix}"
+        try:
+            os.replace(error.path, target)
+        except FileNotFoundError:
+            continue
+        error.moved_to = target
+    _report(found, damaged)
 
 
 def check_parquet(path):
     """Raises ValueError naming `path` and why unless it is a readable Parquet file."""
     try:
-        read_parquet_file(path)
-    except Exception as error:  # noqa: BLE001 - ArrowInvalid, OSError, ...: all mean unreadable
-        lines = str(error).strip().splitlines()
-        reason = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
-        raise ValueError(
-            f"{str(path)!r} is not a readable Parquet file ({reason}); move it away or restore it, nothing was changed"
-        ) from None
+        _read_file(path)
+    except (DamagedFile, FileNotFoundError) as error:
+        problem = error if isinstance(error, DamagedFile) else f"{str(path)!r} is not a readable Parquet file (gone)"
+        raise ValueError(f"{problem}; move it away or restore it, nothing was changed") from None
 
 
 def read_parquet_file(path):

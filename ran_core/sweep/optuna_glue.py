@@ -12,6 +12,10 @@ continues, when the experiment is resumed, as a fresh Optuna trial with the same
 intermediate values (a finished Optuna trial cannot be reported to again). A trial Optuna closed
 (COMPLETE or PRUNED) after the driver's last experiment snapshot keeps its record on resume: Tune
 may rerun it from its checkpoint, and its results are not told to Optuna a second time.
+
+Before it tells Optuna that a trial ended (COMPLETE, PRUNED or FAIL), the searcher has the trial's
+row written (`write_rows_first`: the experiment's ran_core.sweep.recorder registers how), so a
+driver that dies after the tell never leaves a closed trial without its row.
 """
 
 import logging
@@ -25,6 +29,17 @@ from ran_core.common.keys import DIVERGED, INTERRUPTED
 
 logger = logging.getLogger(__name__)
 TRIAL_ID_ATTR, STATUS_ATTR = "tune_trial_id", "status"
+_ROW_WRITERS = {}  # Optuna study name -> write_row(trial_id, error), in the driver process
+
+
+def write_rows_first(study_name, write_row):
+    """Makes the searcher of Optuna study `study_name` call `write_row(trial_id, error)` just
+    before it tells Optuna that trial ended, until `stop_writing_rows_first(study_name)`."""
+    _ROW_WRITERS[study_name] = write_row
+
+
+def stop_writing_rows_first(study_name):
+    _ROW_WRITERS.pop(study_name, None)
 
 
 class PruningOptunaSearch(OptunaSearch):
@@ -83,6 +98,9 @@ class PruningOptunaSearch(OptunaSearch):
         told.add(step)
 
     def on_trial_complete(self, trial_id, result=None, error=False):
+        write_row = _ROW_WRITERS.get(self._study_name)
+        if write_row is not None and trial_id in self._ot_trials and trial_id not in self._completed_trials:
+            write_row(trial_id, error)  # its row on disk before Optuna hears that it ended
         if error or not result or trial_id in self._completed_trials or result.get(self.metric) is None:
             return super().on_trial_complete(trial_id, result=result, error=error)
         ot_trial, step = self._ot_trials[trial_id], result["training_iteration"]

@@ -1,8 +1,9 @@
 """Checks a sweep makes before Ray starts, so a bad place or a bad resource request costs seconds,
 not a trained trial: the result folder, its existing files, the storage location, local resources.
 
-Every check only reads (nothing is created or modified) and raises ValueError with one line that
-names what was wrong and what was received; the sweep turns it into exit status 2.
+Every check only reads (nothing is created or modified; the Optuna database's write lock is taken
+and released unused) and raises ValueError with one line that names what was wrong, what was
+received and what the user can do; the sweep turns it into exit status 2.
 """
 
 import glob
@@ -13,33 +14,56 @@ import uuid
 from pathlib import Path
 
 from ran_core.common.files import check_writable
-from ran_core.common.keys import OPTUNA_DB, RESULT_FILES
-from ran_core.results.store import check_parquet
+from ran_core.common.keys import OPTUNA_DB, PARTS_DIR
+from ran_core.results.store import DAMAGED_DIR, damaged_files
 
 CLOUD_CHECK_TIMEOUT_S = 30.0
+# How long the check waits for another process's write transaction on optuna.db to end. The
+# sweep's own Optuna commits take milliseconds; past SQLite's default wait (5 s) a locked file
+# would fail the sweep's first Optuna write with a traceback instead.
+DB_LOCK_WAIT_S = 10.0
 
 
-def check_output(output):
-    """`output` is a writable folder (or can be created as one), and the result files and Optuna
-    database already in it are readable."""
+def check_output(output, resume=None):
+    """`output` is a writable folder (or can be created as one); every result file in it (compacted
+    files and parts) is readable; its Optuna database is readable and not locked by another process
+    (waiting up to DB_LOCK_WAIT_S); and with `resume` (an experiment's name) it holds that study."""
     path = Path(output)
     check_writable(path, "--output")
     if not path.exists():
         return
-    for name in RESULT_FILES.values():
-        if (path / name).exists():
-            check_parquet(path / name)
+    damaged = damaged_files(path)
+    if damaged and damaged[0].path.parent == path:  # a compacted file: it holds every folded-in row
+        raise ValueError(f"{damaged[0]}; move it away or restore it, nothing was changed")
+    if damaged:
+        more = f" (and {len(damaged) - 1} more damaged part(s))" if len(damaged) > 1 else ""
+        raise ValueError(
+            f"{damaged[0]}{more}; move the damaged part(s) into {str(path / PARTS_DIR / DAMAGED_DIR)!r} "
+            f"to go on without their rows, or restore them; nothing was changed"
+        )
     if (path / OPTUNA_DB).exists():
-        _check_sqlite(path / OPTUNA_DB)
+        _check_sqlite(path / OPTUNA_DB, resume)
+    elif resume:
+        raise ValueError(
+            f"--resume {resume}: {str(path / OPTUNA_DB)!r}, the experiment's Optuna study, is missing; "
+            f"restore it, or run without --resume for a new experiment; nothing was changed"
+        )
 
 
-def _check_sqlite(path):
+def _check_sqlite(path, resume=None):
     try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as connection:
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=DB_LOCK_WAIT_S)
+        try:
             result = connection.execute("PRAGMA quick_check").fetchone()
             tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        connection.close()
+            studies = (
+                [row[0] for row in connection.execute("SELECT study_name FROM studies")] if "studies" in tables else []
+            )
+        finally:
+            connection.close()
     except sqlite3.Error as error:
+        if _locked(error):
+            raise ValueError(_locked_message(path)) from None
         raise ValueError(
             f"{str(path)!r} is not a readable Optuna database ({_first_line(error)}); "
             f"move it away or restore it, nothing was changed"
@@ -49,6 +73,46 @@ def _check_sqlite(path):
             f"{str(path)!r} is not a readable Optuna database (integrity check: {result[0]!r}, "
             f"tables: {sorted(tables)}); move it away or restore it, nothing was changed"
         )
+    if resume and resume not in studies:
+        raise ValueError(
+            f"--resume {resume}: {str(path)!r} holds no Optuna study of that name (it holds {len(studies)} other(s)); "
+            f"restore the file this experiment wrote, or run without --resume for a new experiment; "
+            f"nothing was changed"
+        )
+    _check_not_locked(path)
+
+
+def _check_not_locked(path):
+    """Waits up to DB_LOCK_WAIT_S for the database's write lock, then releases it unused (BEGIN
+    IMMEDIATE, ROLLBACK: nothing is written), so a file another process holds in a write
+    transaction is refused here rather than by the sweep's first Optuna write."""
+    connection = None
+    try:
+        connection = sqlite3.connect(path, timeout=DB_LOCK_WAIT_S, isolation_level=None)
+        connection.execute("BEGIN IMMEDIATE")
+        connection.execute("ROLLBACK")
+    except sqlite3.Error as error:
+        if _locked(error):
+            raise ValueError(_locked_message(path)) from None
+        raise ValueError(
+            f"{str(path)!r} cannot be written ({_first_line(error)}); check its permissions and the free "
+            f"space; nothing was changed"
+        ) from None
+    finally:
+        if connection is not None:
+            connection.close()
+
+
+def _locked(error):
+    return "locked" in str(error) or "busy" in str(error)
+
+
+def _locked_message(path):
+    return (
+        f"{str(path)!r} is locked: another process has held a write transaction on it for over "
+        f"{DB_LOCK_WAIT_S:g} s; let it finish or stop it (another sweep, a notebook or an optuna command "
+        f"on this file), then run again; nothing was changed"
+    )
 
 
 def supported_schemes():
