@@ -50,7 +50,7 @@ def measure(args, scheduler):
         study, extra = Study("sweep_overhead", fixed=fixed, seeds=tuple(range(args.trials))), []
     else:
         search = {"learning_rate": (0.01, 0.3), "weight_decay": (1e-5, 1e-3)}
-        study = Study("sweep_overhead", search=search, fixed=fixed)
+        study = Study("sweep_overhead", search=search, fixed={**fixed, "validation_share": 0.2})
         extra = ["--scheduler", scheduler, "--num-samples", str(args.trials)]
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()

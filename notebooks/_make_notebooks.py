@@ -73,11 +73,18 @@ def study_notebook(info) -> nbformat.NotebookNode:
         ),
         new_code_cell(SETUP),
         new_code_cell(f'STUDY = "{study}"\nanalysis.status_counts(results.study(STUDY))'),
+        new_markdown_cell("## Protocol\n\nWhat was selected on what, and what the test set was used for."),
+        new_code_cell("print(analysis.protocol(results, STUDY))"),
     ]
     if info.summary == "best_trials":
         cells += [
-            new_markdown_cell("## Best completed configurations"),
+            new_markdown_cell("## Best completed configurations\n\nRanked by validation error."),
             new_code_cell("analysis.study_summary(results, STUDY)"),
+            new_markdown_cell(
+                "## The selected configuration\n\nChosen by validation error; its test error is reported "
+                "once, beside the paper's."
+            ),
+            new_code_cell("analysis.selected_configuration(results, STUDY)"),
             new_markdown_cell(
                 "## ASHA rungs\n\nRungs are inferred from the epochs at which pruned trials "
                 "stopped; completed trials sit on the top rung."
@@ -125,9 +132,10 @@ def overview_notebook() -> nbformat.NotebookNode:
             'for note in results.notes:\n    print("-", note)'
         ),
         new_markdown_cell(
-            "## Paper claims\n\nEach claim the results can speak to: the measured effect with a 95% "
-            "interval (seeds, or a bootstrap over test images with one seed), a verdict, and the "
-            "paper's number beside it. The deciding rule is printed with the table."
+            "## Paper claims\n\nEach claim the results can speak to: the measured effect on the seeds its "
+            "cells share, with a 95% interval over seeds and test images, a verdict (too few seeds below "
+            "three; Holm-adjusted over the effects tested), and the paper's number beside it. The deciding "
+            "rule is printed with the table."
         ),
         new_code_cell(
             "from IPython.display import Markdown, display\n\n"

@@ -10,8 +10,10 @@
   whose only trial errored (a gap).
 * ``learning_mode``: arl/nal x attention56/92 on ``digits`` with only
   ``trials.parquet`` (a partial folder: epochs.parquet missing).
-* ``search``: an ASHA run (grace 1, reduction 3, max_t 9): trials pruned at
-  epochs 1 and 3, completed at 9, one errored.
+* ``search``: an ASHA run (grace 1, reduction 3, max_t 9) holding out a fifth of
+  the training images: trials pruned at epochs 1 and 3, completed at 9, one
+  errored; the completed trial with the lower test error has the higher
+  validation error (so a selection on the test set shows).
 * ``attention_types`` is left out by default (a missing study); pass
   ``studies=ALL_STUDIES`` to write it too.
 * ``notes/`` holds a text file and no Parquet (must be ignored).
@@ -47,15 +49,19 @@ _PARAMS = {
 }
 
 
-def _confusion(error: float, k: int, rng: np.random.Generator, per_class: int = 20) -> list[int]:
+def _outcomes(error: float, k: int, rng: np.random.Generator, per_class: int = 20) -> tuple[list[int], bytes]:
+    """(confusion matrix, flattened; test_correct bits) of a trial with round(per_class * error)
+    mistakes in every class; the test set is per_class images of class 0, then of class 1, ..."""
     m = np.zeros((k, k), dtype=np.int64)
+    correct = np.ones(k * per_class, dtype=bool)
     for i in range(k):
         wrong = int(round(per_class * error))
         m[i, i] = per_class - wrong
+        correct[i * per_class + rng.choice(per_class, wrong, replace=False)] = False
         for _ in range(wrong):
             j = int(rng.integers(k - 1))
             m[i, j + (j >= i)] += 1
-    return m.ravel().tolist()
+    return m.ravel().tolist(), np.packbits(correct).tobytes()
 
 
 class _Study:
@@ -79,6 +85,8 @@ class _Study:
         epochs=4,
         epochs_run=None,
         width=1.0,
+        validation_share=0.0,
+        val_offset=0.0,
         learning_rate=0.1,
         weight_decay=1e-4,
         batch_size=64,
@@ -97,7 +105,9 @@ class _Study:
             for e in range(1, epochs_run + 1)
         ]
         final = float(curve[-1]) if status != "errored" else None
+        confusion, correct = (None, None) if final is None else _outcomes(final, k, self.rng)
         noisy = noise_ratio > 0
+        held_out = validation_share > 0
         self.trials.append(
             {
                 "experiment_id": self.experiment_id,
@@ -111,6 +121,8 @@ class _Study:
                 "noise_ratio": float(noise_ratio),
                 "dataset": dataset,
                 "width": float(width),
+                "validation_share": float(validation_share),
+                "split_seed": 0,
                 "learning_rate": float(learning_rate),
                 "weight_decay": float(weight_decay),
                 "batch_size": batch_size,
@@ -132,7 +144,9 @@ class _Study:
                 "final_test_accuracy": None if final is None else 1 - final,
                 "final_train_accuracy": None if final is None else 0.99 - 0.8 * noise_ratio,
                 "final_clean_train_accuracy": (0.97 if final is not None else None) if noisy else None,
-                "test_confusion": None if final is None else _confusion(final, k, self.rng),
+                "final_val_error": final + val_offset if held_out and final is not None else None,
+                "test_confusion": confusion,
+                "test_correct": correct,
                 "wall_time_s": 12.5 * epochs_run,
                 "images_per_s": 850.0 + seed,
                 "node": "fixture-node",
@@ -159,6 +173,8 @@ class _Study:
                         "test_loss": 1.5 / e,
                         "test_accuracy": 1 - err,
                         "test_error": float(err),
+                        "val_loss": 1.5 / e if held_out else None,
+                        "val_error": float(err) + val_offset if held_out else None,
                         "learning_rate": learning_rate,
                         "epoch_time_s": 12.5,
                         "images_per_s": 850.0,
@@ -291,8 +307,10 @@ def _search(root):
             learning_mode=["arl", "nal"][i % 2],
             noise_ratio=[0.0, 0.1][i % 2],
             width=0.25,
+            validation_share=0.2,
+            val_offset=0.03 if i == 7 else 0.0,  # the lower test error of the two completed is not chosen
         )
-    s.add(model="attention92", dataset="digits", epochs=9, seed=99, status="errored", width=0.25)
+    s.add(model="attention92", dataset="digits", epochs=9, seed=99, status="errored", width=0.25, validation_share=0.2)
     s.write(root)
 
 

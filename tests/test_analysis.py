@@ -166,6 +166,7 @@ def _full_row(schema, **values):
         "bool": True,
         "list<float64>": [0.4, 0.6],
         "list<int64>": [1, 0, 0, 1],
+        "binary": b"\x90",
     }
     return {name: values.get(name, sample[kind]) for name, kind in column_types(schema).items()}
 
@@ -355,10 +356,20 @@ def test_confusion_matrix_shape_and_best_trial(res):
         analysis.confusion_matrix(bad)
 
 
-def test_search_summary_lists_best_configs(res):
+def test_search_summary_ranks_by_validation_error_and_reports_the_test_error_once(res):
     summary = analysis.study_summary(res, "search")
     assert summary["rank"].tolist() == [1, 2]
-    assert summary["final test error %"].tolist() == sorted(summary["final test error %"].tolist())
+    assert summary["validation error %"].tolist() == sorted(summary["validation error %"].tolist())
+    assert not [c for c in summary.columns if "test" in c], "no test error beside configurations being compared"
+    trials = res.trials[(res.trials["study"] == "search") & (res.trials["status"] == "completed")]
+    by_test = trials.sort_values("final_test_error").iloc[0]
+    chosen = analysis.selected_configuration(res, "search")
+    assert len(chosen) == 1 and chosen["trial_id"].iloc[0] == summary["trial_id"].iloc[0]
+    assert chosen["trial_id"].iloc[0] != by_test["trial_id"], "chosen by validation error, not by test error"
+    assert {"test error %", "paper %"} <= set(chosen.columns)
+    assert analysis.best_trial(res, "search")["trial_id"] == chosen["trial_id"].iloc[0]
+    assert "validation split" in analysis.protocol(res, "search")
+    assert "the paper's" in analysis.protocol(res, "depth")
 
 
 def test_to_markdown_escapes_pipes():

@@ -9,7 +9,17 @@ from ran_core.training.loop import train
 
 RUN = dict(model="attention56", width=0.0625, dataset="synthetic", batch_size=32, epochs=3, learning_rate=0.05, seed=3)
 # Differs from RUN in every field a cached model takes as state, so a reset that forgot one shows.
-OTHER = dict(RUN, seed=11, learning_rate=0.3, weight_decay=1e-3, momentum=0.5, lr_drops=(0.2, 0.5), noise_ratio=0.4)
+OTHER = dict(
+    RUN,
+    seed=11,
+    learning_rate=0.3,
+    weight_decay=1e-3,
+    momentum=0.5,
+    lr_drops=(0.2, 0.5),
+    noise_ratio=0.4,
+    validation_share=0.25,  # also another pixel mean: the training part's
+    split_seed=4,
+)
 
 
 @pytest.fixture(scope="module")
@@ -33,12 +43,14 @@ def test_a_reused_model_gives_the_fresh_result_and_skips_compilation(synthetic):
     assert model_cache.stats == {"misses": 1, "hits": 2}
     np.testing.assert_array_equal(losses(again), losses(fresh))
     np.testing.assert_array_equal(again.confusion, fresh.confusion)
+    np.testing.assert_array_equal(again.test_correct, fresh.test_correct)
     assert not np.array_equal(losses(other)[:, :3], losses(fresh)[:, :3])
     assert [h["learning_rate"] for h in other.history] == pytest.approx([0.03, 0.003, 0.003])
     model_cache.clear()
     other_fresh = train(OTHER, dataset=synthetic)
     np.testing.assert_array_equal(losses(other), losses(other_fresh))
     np.testing.assert_array_equal(other.confusion, other_fresh.confusion)
+    assert [h["val_error"] for h in other.history] == [h["val_error"] for h in other_fresh.history]
 
 
 @pytest.mark.slow

@@ -55,7 +55,7 @@ def test_search_suggests_conditional_dimensions_only_for_attention_models():
             "attention_type": ["mixed", "channel"],
             "learning_rate": (0.01, 0.3),
         },
-        fixed={"dataset": "digits"},
+        fixed={"dataset": "digits", "validation_share": 0.2},
     )
     optuna_study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     kinds = set()

@@ -18,8 +18,18 @@ from ran_core.analysis.aggregation import (
     join_paper,
     learning_curves,
     missing_studies,
+    selection_metric,
+    test_outcomes,
 )
-from ran_core.analysis.display import NO_PAPER_VALUE, asha_rungs, study_notes, study_summary, to_markdown
+from ran_core.analysis.display import (
+    NO_PAPER_VALUE,
+    asha_rungs,
+    protocol,
+    selected_configuration,
+    study_notes,
+    study_summary,
+    to_markdown,
+)
 from ran_core.results.loading import (
     EPOCH_COLUMNS,
     EPOCHS_FILE,
@@ -52,8 +62,12 @@ __all__ = [
     "learning_curves",
     "load_results",
     "missing_studies",
+    "protocol",
+    "selected_configuration",
+    "selection_metric",
     "status_counts",
     "study_notes",
     "study_summary",
+    "test_outcomes",
     "to_markdown",
 ]

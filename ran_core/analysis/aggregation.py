@@ -32,6 +32,8 @@ __all__ = [
     "join_paper",
     "learning_curves",
     "missing_studies",
+    "selection_metric",
+    "test_outcomes",
 ]
 
 #: One cell = one setting repeated over seeds.
@@ -187,20 +189,41 @@ def _completed(results, study):
     return t[(t["status"] == "completed") & t["final_test_error"].notna()]
 
 
+def selection_metric(trials: pd.DataFrame) -> str:
+    """The column a study's best trials are chosen by: ``final_val_error`` where its completed
+    trials held out a validation split (a search always does), else ``final_test_error`` (a grid
+    on the paper's protocol, or results recorded before the split existed)."""
+    if "final_val_error" in trials and trials["final_val_error"].notna().any():
+        return "final_val_error"
+    return "final_test_error"
+
+
+def _ranked(results, study):
+    """Completed trials, best first by the study's selection metric (those lacking it left out)."""
+    done = _completed(results, study)
+    metric = selection_metric(done)
+    done = done[done[metric].notna()]
+    return done.sort_values([metric, "trial_id"], kind="stable"), metric
+
+
 def best_trials(results, study: str | None = None, k: int = 10) -> pd.DataFrame:
-    """The ``k`` completed trials with the lowest final test error, with their config."""
-    done = _completed(results, study).sort_values(["final_test_error", "trial_id"], kind="stable").head(k)
-    return join_paper(done.assign(noise_ratio=done["noise_ratio"].round(NOISE_DECIMALS)), study).reset_index(drop=True)
+    """The ``k`` completed trials with the lowest final validation error (the lowest final test
+    error where no trial held out a validation split: :func:`selection_metric`), with their config
+    and the paper's value for their setting; ``selected_on`` names the column they were ranked by."""
+    done, metric = _ranked(results, study)
+    done = done.head(k)
+    out = join_paper(done.assign(noise_ratio=done["noise_ratio"].round(NOISE_DECIMALS)), study)
+    return out.assign(selected_on=metric).reset_index(drop=True)
 
 
 def best_trial(results, study: str | None = None, need_confusion: bool = False) -> pd.Series | None:
-    """The completed trial with the lowest final test error (or None)."""
-    done = _completed(results, study)
+    """The completed trial with the lowest final validation error (test error without a split) or None."""
+    done, _ = _ranked(results, study)
     if need_confusion:
         done = done[done["test_confusion"].map(lambda v: v is not None)]
     if done.empty:
         return None
-    return done.sort_values(["final_test_error", "trial_id"], kind="stable").iloc[0]
+    return done.iloc[0]
 
 
 def confusion_matrix(trial: pd.Series) -> np.ndarray | None:
@@ -217,6 +240,20 @@ def confusion_matrix(trial: pd.Series) -> np.ndarray | None:
             f"expected num_classes**2 = {k * k}. Received: num_classes={trial.get('num_classes')!r}"
         )
     return flat.reshape(k, k)
+
+
+def test_outcomes(trial: pd.Series) -> np.ndarray | None:
+    """Which test images the trial got right at its last epoch: bool [test images] from its
+    ``test_correct`` bits (the confusion matrix's sum gives their number); None where either is
+    missing or they disagree."""
+    packed, confusion = trial.get("test_correct"), confusion_matrix(trial)
+    if confusion is None or not isinstance(packed, (bytes, bytearray)):
+        return None
+    count = int(confusion.sum())
+    if len(packed) != -(-count // 8):
+        return None
+    correct = np.unpackbits(np.frombuffer(bytes(packed), dtype=np.uint8), count=count).astype(bool)
+    return correct if int(correct.sum()) == int(np.trace(confusion)) else None
 
 
 def learning_curves(results, study: str | None = None, include_errored: bool = False) -> pd.DataFrame:
@@ -249,15 +286,18 @@ def asha_table(results, study: str | None = None) -> pd.DataFrame:
     """Where each non-errored trial stopped.
 
     Columns: ``experiment_id``, ``trial_id``, ``model``, ``status``, ``epochs_run`` (from
-    trials.parquet, else the last epoch logged), ``epochs`` (budget), ``stop_test_error`` (test
-    error at the last epoch run), ``rung`` and ``rung_epoch``. The schema does not record ASHA's
+    trials.parquet, else the last epoch logged), ``epochs`` (budget), ``stop_test_error`` and
+    ``stop_val_error`` (test and validation error at the last epoch run; the latter null without a
+    validation split), ``rung`` and ``rung_epoch``. The schema does not record ASHA's
     milestones, so rungs are inferred: the distinct ``epochs_run`` of pruned trials are rungs 0,
     1, ...; completed trials sit on the top rung at their budget. Trials seen only in
     epochs.parquet get status ``"unknown"``.
     """
     sel = as_results(results, study)
     t = sel.trials[sel.trials["status"] != "errored"]
-    t = t[["experiment_id", "trial_id", "model", "status", "epochs_run", "epochs", "final_test_error"]].copy()
+    t = t[
+        ["experiment_id", "trial_id", "model", "status", "epochs_run", "epochs", "final_test_error", "final_val_error"]
+    ].copy()
     cols = [
         "experiment_id",
         "trial_id",
@@ -266,23 +306,27 @@ def asha_table(results, study: str | None = None) -> pd.DataFrame:
         "epochs_run",
         "epochs",
         "stop_test_error",
+        "stop_val_error",
         "rung",
         "rung_epoch",
     ]
     if len(sel.epochs):
         last = sel.epochs.sort_values("epoch").groupby(["experiment_id", "trial_id"], as_index=False).last()
         t = t.merge(
-            last[["experiment_id", "trial_id", "epoch", "test_error"]], on=["experiment_id", "trial_id"], how="outer"
+            last[["experiment_id", "trial_id", "epoch", "test_error", "val_error"]],
+            on=["experiment_id", "trial_id"],
+            how="outer",
         )
         bad = sel.trials["status"] == "errored"
         errored = set(zip(sel.trials.loc[bad, "experiment_id"], sel.trials.loc[bad, "trial_id"]))
         t = t[[k not in errored for k in zip(t["experiment_id"], t["trial_id"])]]
         t["epochs_run"] = t["epochs_run"].fillna(t["epoch"].astype("Int64"))
         t["final_test_error"] = t["final_test_error"].fillna(t["test_error"])
+        t["final_val_error"] = t["final_val_error"].fillna(t["val_error"])
         t["status"] = t["status"].where(t["status"].notna(), "unknown")
     if t.empty:
         return pd.DataFrame(columns=cols)
-    t = t.rename(columns={"final_test_error": "stop_test_error"})
+    t = t.rename(columns={"final_test_error": "stop_test_error", "final_val_error": "stop_val_error"})
     milestones = sorted({int(e) for e in t.loc[t["status"] == "pruned", "epochs_run"].dropna()})
 
     def rung(row):

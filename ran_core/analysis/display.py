@@ -13,7 +13,15 @@ from ran_core.common.names import split_model_name
 from ran_core.common.studies import study_info
 from ran_core.results.loading import Results, is_missing, status_counts
 
-__all__ = ["NO_PAPER_VALUE", "asha_rungs", "study_notes", "study_summary", "to_markdown"]
+__all__ = [
+    "NO_PAPER_VALUE",
+    "asha_rungs",
+    "protocol",
+    "selected_configuration",
+    "study_notes",
+    "study_summary",
+    "to_markdown",
+]
 
 NO_PAPER_VALUE = "no paper value"
 
@@ -127,7 +135,18 @@ def study_summary(results, study: str) -> pd.DataFrame:
 
 
 def _best_trials_summary(results, study: str, k: int = 10) -> pd.DataFrame:
+    """The best configurations, ranked by what the study selects on: validation error (no test
+    error beside them: the test set reports the selected one only, `selected_configuration`), or
+    test error for results without a validation split (then labelled as such, with the paper)."""
     best = best_trials(results, study, k=k)
+    if len(best) and best["selected_on"].iloc[0] == "final_val_error":
+        return pd.DataFrame(
+            [
+                {**_configuration(r), "rank": i + 1, "validation error %": _pct(r["final_val_error"])}
+                for i, r in best.iterrows()
+            ],
+            columns=["rank", *_CONFIGURATION, "validation error %"],
+        )
     columns = [
         "rank",
         "trial_id",
@@ -171,12 +190,103 @@ def _best_trials_summary(results, study: str, k: int = 10) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
+_CONFIGURATION = [
+    "trial_id",
+    "model",
+    "dataset",
+    "attention type",
+    "learning mode",
+    "noise %",
+    "width",
+    "learning rate",
+    "weight decay",
+    "batch",
+    "epochs run",
+]
+
+
+def _configuration(r) -> dict:
+    return {
+        "trial_id": r["trial_id"],
+        "model": r["model"],
+        "dataset": r["dataset"],
+        "attention type": _opt(r["attention_type"]),
+        "learning mode": _opt(r["learning_mode"]),
+        "noise %": _noise(r["noise_ratio"]),
+        "width": _opt(r["width"]),
+        "learning rate": "—" if is_missing(r["learning_rate"]) else f"{r['learning_rate']:.3g}",
+        "weight decay": "—" if is_missing(r["weight_decay"]) else f"{r['weight_decay']:.2g}",
+        "batch": _opt(r["batch_size"]),
+        "epochs run": f"{_opt(r['epochs_run'])}/{_opt(r['epochs'])}",
+    }
+
+
+def selected_configuration(results, study: str) -> pd.DataFrame:
+    """The configuration a search selected (lowest final validation error) with its test error,
+    shown once, beside the paper's value for its setting: one row, or none without a completed
+    trial that held out a validation split."""
+    best = best_trials(results, study, k=1)
+    columns = [*_CONFIGURATION, "validation error %", "test error %", "paper %", "paper source"]
+    if best.empty or best["selected_on"].iloc[0] != "final_val_error":
+        return pd.DataFrame(columns=columns)
+    r = best.iloc[0]
+    row = {
+        **_configuration(r),
+        "validation error %": _pct(r["final_val_error"]),
+        "test error %": _pct(r["final_test_error"]),
+        "paper %": _paper(r),
+        "paper source": _source(r),
+    }
+    return pd.DataFrame([row], columns=columns)
+
+
+def protocol(results, study: str) -> str:
+    """What the study selected on what, and what its test set was used for, in a few sentences."""
+    trials = results.study(study).trials if isinstance(results, Results) else results
+    if trials.empty:
+        return ""
+    shares = trials["validation_share"].astype("float64").fillna(0.0) if "validation_share" in trials else None
+    search = study_info(study).summary == "best_trials"
+    if shares is None or not (shares > 0).any():
+        if search:
+            return (
+                "**Protocol: no validation split.** These trials held no images out, so the best "
+                "configurations below are ranked by test error, which favours them: select on a split "
+                "(`validation_share` > 0, as `sweeps/search.py` does) to report a test error that was not chosen on."
+            )
+        return (
+            "**Protocol: the paper's.** Every training image trains (label noise, where set, corrupts "
+            "training labels only); each cell reports its trials' test error at the final epoch, as the "
+            "paper's tables do. Nothing is selected: the test set is scored, never chosen on."
+        )
+    held = ", ".join(f"{100 * v:g}%" for v in sorted(set(shares[shares > 0])))
+    seeds = ", ".join(str(int(v)) for v in sorted(set(trials.loc[shares > 0, "split_seed"].dropna())))
+    split = (
+        f"{held} of each class's training images held out (stratified, split seed {seeds or '—'}, shared by every "
+        "trial), with clean labels, never trained on; label noise, where set, corrupts the training part only."
+    )
+    if search:
+        return (
+            f"**Protocol: validation split.** {split} TPE minimised the validation error and the best "
+            "configurations are ranked by it (ASHA's rungs rank by the metric `--rank-by` names, training loss "
+            "by default, recorded in `experiments/<name>.json`). The test set was scored every epoch but is "
+            "reported once, for the selected configuration."
+        )
+    return (
+        f"**Protocol: validation split (asked for by a flag).** {split} Each cell still reports its trials' "
+        "final-epoch test error; nothing is selected on the test set."
+    )
+
+
 def asha_rungs(results, study: str | None = None) -> pd.DataFrame:
     """Trials per inferred ASHA rung: ``rung``, ``epoch``, ``stopped here`` (pruned at this rung,
     or completed on the top rung), ``reached`` (trials that trained at least this many epochs) and
-    the best test error (%) among trials stopping here."""
+    the best validation error (%) among trials stopping here, or the best test error where the
+    trials held out no validation split (a search compares configurations on validation only)."""
     table = asha_table(results, study)
-    cols = ["rung", "epoch", "stopped here", "reached", "status", "best test error % at stop"]
+    on = "val" if table["stop_val_error"].notna().any() else "test"
+    best = f"best {'validation' if on == 'val' else 'test'} error % at stop"
+    cols = ["rung", "epoch", "stopped here", "reached", "status", best]
     table = table.dropna(subset=["rung"])
     if table.empty:
         return pd.DataFrame(columns=cols)
@@ -189,7 +299,7 @@ def asha_rungs(results, study: str | None = None) -> pd.DataFrame:
                 "stopped here": len(g),
                 "reached": int((table["epochs_run"].astype(float) >= float(epoch)).sum()),
                 "status": ", ".join(f"{n} {s}" for s, n in g["status"].value_counts().sort_index().items()),
-                "best test error % at stop": _pct(g["stop_test_error"].min()),
+                best: _pct(g[f"stop_{on}_error"].min()),
             }
         )
     return pd.DataFrame(rows, columns=cols)

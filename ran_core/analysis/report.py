@@ -5,9 +5,12 @@
 RESULTS_DIR is a results root holding study folders (``results/``) or a
 single study folder. Writes ``report.md`` and one PNG per applicable figure
 into ``--out`` (default ``RESULTS_DIR/report``), each file atomically (temp
-file, then rename). Exits 2 if RESULTS_DIR does not exist or a result file
-in it cannot be read (named in the error), and 1 if it holds no
-``trials.parquet`` / ``epochs.parquet`` at all.
+file, then rename). Exits 2 if RESULTS_DIR does not exist, or a compacted
+result file in it cannot be read or lacks a column the report needs
+(``REQUIRED_COLUMNS``; named in the error), and 1 if it holds no
+``trials.parquet`` / ``epochs.parquet`` at all. A damaged part file is
+skipped and columns no schema declares are ignored, each named in a
+warning on stderr and a note in the report; every other row is kept.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import sys
+import warnings
 from pathlib import Path
 
 from ran_core import analysis
@@ -23,6 +27,7 @@ from ran_core.common import paper
 from ran_core.common.files import write_atomic
 from ran_core.common.keys import REPORT_FILE
 from ran_core.common.studies import STUDY_NAMES, study_info
+from ran_core.results.loading import ResultsWarning, column_problems
 from ran_core.results.store import check_parquet
 
 __all__ = ["build_report", "main"]
@@ -85,6 +90,13 @@ def build_report(results_dir, out_dir=None) -> Path:
         f'"{analysis.NO_PAPER_VALUE}" marks settings the paper does not report (e.g. smoke runs on other '
         "datasets or models).",
         "",
+        "**What was selected on what.** A grid study follows the paper's protocol unless a flag asked for a "
+        "validation split: every training image trains, and each cell's final-epoch test error is reported; "
+        "nothing is chosen, so the test set only scores. A search holds out a stratified validation split of "
+        "the training images (clean labels; one split for all its trials): TPE minimises the validation error, "
+        "the best configuration is chosen by it, and its test error is reported once, beside the paper's. Each "
+        "study's section says which protocol its trials followed.",
+        "",
         "## Overview",
         "",
         analysis.to_markdown(analysis.status_counts(results)),
@@ -105,13 +117,10 @@ def build_report(results_dir, out_dir=None) -> Path:
             md += ["_No result files for this study._", ""]
             all_notes.append(f"{study}: no result files found.")
             continue
+        if analysis.protocol(results, study):
+            md += [analysis.protocol(results, study), ""]
         if info.summary == "best_trials":
-            md += [
-                "Best completed trials:",
-                "",
-                analysis.to_markdown(analysis.study_summary(results, study), "_no completed trials_"),
-                "",
-            ]
+            md += _selection(results, study)
             md += [
                 "ASHA rungs (inferred from where pruned trials stopped):",
                 "",
@@ -135,7 +144,8 @@ def build_report(results_dir, out_dir=None) -> Path:
     md += [
         f"## Diverged trials ({len(diverged)})",
         "",
-        "Training or test loss became NaN or inf; the trial stopped at that epoch and is not averaged.",
+        "Training or test loss became NaN or inf; the trial stopped at that epoch. The tables do not average it; "
+        "the scorecard counts it in its cell at chance error.",
         "",
         analysis.to_markdown(diverged, "_none_"),
         "",
@@ -153,6 +163,25 @@ def build_report(results_dir, out_dir=None) -> Path:
     if results.notes or all_notes:
         md += ["## Gaps and notes", ""] + [f"- {n}" for n in dict.fromkeys(results.notes + all_notes)] + [""]
     return write_atomic(out / REPORT_FILE, "\n".join(md))
+
+
+def _selection(results, study):
+    """A search's best configurations, ranked by what it selected on, and the selected one's test error."""
+    chosen = analysis.selected_configuration(results, study)
+    ranked = analysis.study_summary(results, study)
+    if chosen.empty:  # no validation error recorded: ranked on the test set, as the protocol line says
+        return ["Best completed trials (by test error):", "", analysis.to_markdown(ranked, "_no completed trials_"), ""]
+    return [
+        "Best completed configurations, ranked by validation error (no test error beside them: the test set "
+        "does not compare them):",
+        "",
+        analysis.to_markdown(ranked),
+        "",
+        "The configuration selected by validation error, and its test error, reported once beside the paper's:",
+        "",
+        analysis.to_markdown(chosen),
+        "",
+    ]
 
 
 def _diverged_trials(results):
@@ -173,6 +202,18 @@ def check_readable(results_dir):
                 check_parquet(folder / name)
 
 
+def check_columns(results_dir):
+    """Raises ValueError naming the first result file under `results_dir` that lacks a column the
+    report needs (``REQUIRED_COLUMNS``), and how many more do."""
+    missing, _ = column_problems(results_dir)
+    if missing:
+        more = f" (and {len(missing) - 1} more file(s))" if len(missing) > 1 else ""
+        raise ValueError(
+            f"{missing[0]}{more}; the report needs them (results/README.md lists every column): restore "
+            f"the file the sweep wrote, or add the columns; nothing was written"
+        )
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ran_core.analysis", description=__doc__.split("\n\n")[0])
     parser.add_argument("results_dir", metavar="RESULTS_DIR", help="results root or one study folder")
@@ -184,14 +225,22 @@ def main(argv=None) -> int:
         return 2
     try:
         check_readable(results_dir)
+        check_columns(results_dir)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        path = build_report(results_dir, args.out)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ResultsWarning)
+            path = build_report(results_dir, args.out)
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    for warning in caught:
+        if issubclass(warning.category, ResultsWarning):
+            print(f"warning: {warning.message}", file=sys.stderr)
+        else:
+            warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
     print(f"wrote {path} and figures in {path.parent}")
     return 0
 

@@ -1,20 +1,24 @@
 """Paper-claims scorecard: does each claim of the paper hold in these results?
 
-Each claim the studies can speak to becomes one or more *effects*: a difference of test errors, in
-percentage points, signed so that a positive value supports the claim (e.g. ResNet's error minus
-Attention's at 70% label noise). For every effect the scorecard gives the measured value (means
-over seeds), a 95% bootstrap interval and a verdict:
+Each claim the studies can speak to becomes one or more *effects*: a weighted sum of cell test
+errors, in percentage points, signed so that a positive value supports the claim (e.g. ResNet's
+error minus Attention's at 70% label noise). For every effect the scorecard gives the measured
+value, a 95% interval, a p-value adjusted for the number of effects tested, and a verdict
+(`VERDICT_RULE`, the text the report prints):
 
-* held: the interval lies above zero;
-* did not hold: the interval lies below zero;
-* inconclusive: the interval contains zero.
+* the effect is measured on the seeds every cell of it shares, pairing trials by seed (two models
+  with one seed saw the same noisy labels) and, through each trial's per-image outcomes, by test
+  image (every model saw the same test images): `ran_core.analysis.paired` says how the interval
+  follows from that, and what a trial without per-image outcomes falls back to;
+* fewer than MIN_SEEDS shared seeds: "too few seeds" (the interval is shown, never a verdict);
+* otherwise held / did not hold when Holm's adjustment over every effect the report tests leaves
+  p < 0.05, with the effect's sign; inconclusive otherwise;
+* a diverged trial counts in its cell at chance error, 1 - 1/classes, for every test image (it
+  learned nothing it could be scored on), so a model that diverges more often pays for it; the
+  scorecard counts them.
 
-The bootstrap resamples seeds within each cell (where a cell has several) and, within every
-trial, its test images from the recorded test confusion matrix (class by class). Cells are
-resampled independently, which ignores that two models see the same test images: the interval is
-conservative for these paired comparisons. Beside each effect stands the paper's value for the
-same comparison, or, when the paper has no such setting (smoke runs on digits), the paper's value
-for its own networks on CIFAR, labelled as such.
+Beside each effect stands the paper's value for the same comparison, or, when the paper has no
+such setting (smoke runs on digits), the paper's value for its own networks on CIFAR, labelled as such.
 
 Reads result rows through the public API of :mod:`ran_core.analysis` only.
 """
@@ -26,13 +30,17 @@ import pandas as pd
 
 from ran_core import analysis
 from ran_core.analysis.claims import CLAIMS, Claim, Effect, cell_key, percent
+from ran_core.analysis.paired import class_sampling_variance, effect_interval, holm
 from ran_core.common import paper
-from ran_core.common.keys import NO_SETTING
+from ran_core.common.keys import COMPLETED, DIVERGED, NO_SETTING
 from ran_core.common.names import PAPER_DATASET_NAMES, pretty_dataset
 from ran_core.common.studies import study_info
 
 __all__ = [
     "CLAIMS",
+    "LEVEL",
+    "MIN_SEEDS",
+    "VERDICTS",
     "VERDICT_RULE",
     "Claim",
     "Effect",
@@ -42,16 +50,25 @@ __all__ = [
     "verdict",
 ]
 
+MIN_SEEDS = 3  # shared seeds an effect needs for a verdict
+LEVEL = 0.95  # the interval's coverage; a verdict needs Holm-adjusted p < 1 - LEVEL
+VERDICTS = ("held", "did not hold", "inconclusive", "too few seeds")
 VERDICT_RULE = (
-    "An effect is a difference of test errors in percentage points, signed so that a positive "
-    "value supports the claim. Verdict: **held** when its 95% bootstrap interval lies above 0, "
-    "**did not hold** when it lies below 0, **inconclusive** when it contains 0. The interval "
-    "resamples seeds within each cell and, within each trial, test images class by class from "
-    "the recorded test confusion matrix; the cells of a comparison are resampled independently, "
-    "so for these paired comparisons it errs on the wide side."
+    "An effect is a weighted sum of test errors in percentage points, signed so that a positive value "
+    "supports the claim, measured on the training seeds every cell of it shares: trials are paired by seed "
+    "and, where they recorded which test images they got right, image by image. Its 95% interval is "
+    "Student's t over both sources of chance, seeds and test images, from the paired per-image mistakes "
+    "(their variance split into a seed part, an image part and their residual, counted once; Satterthwaite's "
+    "degrees of freedom, so three seeds give a wide interval); trials without per-image outcomes are "
+    "resampled class by class from their confusion matrix, independently, which errs on the wide side. "
+    f"Verdict: **too few seeds** when fewer than {MIN_SEEDS} seeds are shared (no claim is decided on fewer); "
+    "otherwise **held** or **did not hold** (by the effect's sign) when its p-value, adjusted by Holm's method "
+    "over every effect with a verdict in this report, is below 0.05, and **inconclusive** when it is not (so "
+    "an interval that misses 0 can still be inconclusive). A diverged trial (NaN or inf loss) counts in its "
+    "cell at chance error, 1 - 1/classes, on every test image; the diverged column counts them."
 )
 PAPER_DATASETS = tuple(PAPER_DATASET_NAMES)
-NUM_BOOTSTRAP = 2000
+COUNTED = (COMPLETED, DIVERGED)  # what a trial ended as to count in its cell (errored, pruned: not measured)
 
 
 # --------------------------------------------------------------------------- measured cells
@@ -65,17 +82,21 @@ def _cells_frame(rows):
         rows[column] = rows[column].astype(object).where(attention & rows[column].notna(), NO_SETTING)
     rows["depth"] = rows["depth"].astype(float)
     rows["noise_ratio"] = rows["noise_ratio"].astype(float).round(3)
+    if "validation_share" in rows:  # result rows (the paper's have none); null in rows older than the split
+        rows["validation_share"] = rows["validation_share"].astype(float).fillna(0.0).round(3)
     return rows
 
 
-def _completed(results, study):
-    """Completed trials of `study` (an analysis.Results from load_results) with a final error."""
+def _counted(results, study):
+    """The trials of `study` (an analysis.Results from load_results) that count in their cells:
+    completed ones with a final error, and diverged ones."""
     t = results.study(study).trials
-    return _cells_frame(t[(t["status"] == "completed") & t["final_test_error"].notna()])
+    done = (t["status"] == COMPLETED) & t["final_test_error"].notna()
+    return _cells_frame(t[done | (t["status"] == DIVERGED)])
 
 
 def _settings(trials, claim):
-    keys = ["dataset", "width", "epochs"] + ([] if claim.varies_noise else ["noise_ratio"])
+    keys = ["dataset", "width", "epochs", "validation_share"] + ([] if claim.varies_noise else ["noise_ratio"])
     for key, group in trials.groupby(keys, sort=True, dropna=False):
         yield dict(zip(keys, key if isinstance(key, tuple) else (key,))), group
 
@@ -90,48 +111,88 @@ def describe_setting(setting):
     noise = setting.get("noise_ratio")
     if noise is not None and noise > 0:
         parts.append(f"{percent(noise)} label noise")
+    held_out = setting.get("validation_share") or 0.0
+    if held_out > 0:
+        parts.append(f"{percent(held_out)} of training images held out")
     smoke = dataset not in PAPER_DATASETS or width != 1.0
     return ", ".join(parts) + (" (smoke)" if smoke else "")
 
 
-def _trial_replicates(trial, rng, n):
-    """n bootstrap replicates of one trial's test error, resampling its test images by class."""
+def _by_seed(cell):
+    """seed -> the cell's trial of that seed; a seed run again by a later experiment counts once, as run last."""
+    cell = cell.sort_values(["experiment_id", "trial_id"], kind="stable")
+    return {int(seed): trial for seed, trial in cell.groupby("seed").tail(1).set_index("seed").iterrows()}
+
+
+def _outcome(trial):
+    """(test error, mistakes, class-sampling variance) of a counted trial. mistakes: bool per
+    test image, a number for every image (a diverged trial: chance), or None (not recorded).
+    variance: of its error when its test images are resampled by class, from its confusion matrix
+    (0 for a diverged trial; None without a matrix)."""
+    if trial["status"] == DIVERGED:
+        classes = trial["num_classes"]
+        chance = 1.0 - 1.0 / int(classes) if not pd.isna(classes) else 1.0
+        return chance, chance, 0.0
     confusion = analysis.confusion_matrix(trial)
-    if confusion is None:
-        return np.full(n, float(trial["final_test_error"])), False
-    per_class = confusion.sum(axis=1)
-    wrong = per_class - np.diag(confusion)
-    rate = np.divide(wrong, per_class, out=np.zeros(len(wrong)), where=per_class > 0)
-    return rng.binomial(per_class, rate, size=(n, len(rate))).sum(axis=1) / per_class.sum(), True
+    variance = None if confusion is None else class_sampling_variance(confusion)
+    correct = analysis.test_outcomes(trial)
+    if correct is not None:
+        return float(np.mean(~correct)), ~correct, variance
+    return float(trial["final_test_error"]), None, variance
 
 
-def _measure(effect, trials, rng, n):
-    """(value, low, high, fewest seeds per cell, all trials had a confusion matrix) or None."""
-    value, replicates, seeds, exact = 0.0, np.zeros(n), [], True
-    for weight, key in effect.terms:
+def _measure(effect, trials):
+    """The effect's interval on the seeds its cells share (a dict, errors as fractions), or None
+    when a cell has no counted trial."""
+    cells = []
+    for _, key in effect.terms:
         cell = trials[[cell_key(r) == key for r in trials.to_dict("records")]]
         if cell.empty:
             return None
-        per_trial = []
-        for _, trial in cell.iterrows():
-            reps, had_confusion = _trial_replicates(trial, rng, n)
-            per_trial.append(reps)
-            exact &= had_confusion
-        per_trial = np.stack(per_trial)  # [trials, n]
-        pick = rng.integers(0, len(cell), size=(n, len(cell)))  # seeds drawn with replacement
-        replicates += weight * per_trial[pick, np.arange(n)[:, None]].mean(axis=1)
-        value += weight * cell["final_test_error"].astype(float).mean()
-        seeds.append(len(cell))
-    low, high = np.percentile(replicates, [2.5, 97.5])
-    return value, low, high, min(seeds), exact
+        cells.append(_by_seed(cell))
+    shared = sorted(set.intersection(*(set(c) for c in cells)))
+    used = [cell[seed] for cell in cells for seed in shared]
+    measured = {
+        "seeds": len(shared),
+        "diverged": sum(trial["status"] == DIVERGED for trial in used),
+        "fewest_seeds": min(len(c) for c in cells),
+    }
+    if not shared:
+        return {**measured, "value": np.nan, "low": np.nan, "high": np.nan, "p": np.nan, "method": "no shared seed"}
+    outcomes = [[_outcome(cell[seed]) for seed in shared] for cell in cells]  # [term][seed]
+    weights = np.array([weight for weight, _ in effect.terms])
+    errors = np.array([[o[0] for o in term] for term in outcomes])
+    per_seed = weights @ errors
+    flat = [o for term in outcomes for o in term]
+    lengths = {len(o[1]) for o in flat if isinstance(o[1], np.ndarray)}
+    if len(lengths) == 1 and all(o[1] is not None for o in flat):  # every trial's images: paired by image
+        n = lengths.pop()
+        mistakes = np.array([[np.broadcast_to(o[1], n) for o in term] for term in outcomes], dtype=np.float64)
+        interval = effect_interval(per_seed, np.tensordot(weights, mistakes, axes=1), level=LEVEL)
+        method = "seeds and test images, paired"
+    else:  # the fallback: each trial's images resampled by class, independently
+        m = len(shared)
+        independent = sum((w / m) ** 2 * (o[2] or 0.0) for w, term in zip(weights, outcomes) for o in term)
+        interval = effect_interval(per_seed, None, independent, level=LEVEL)
+        method = "seeds paired; test images by class from confusion matrices (no per-image outcomes)"
+        if any(o[2] is None for o in flat):
+            method += "; some trials lack a confusion matrix (their test images not resampled)"
+    return {
+        **measured,
+        "value": float(interval.value),
+        "low": float(interval.low),
+        "high": float(interval.high),
+        "p": float(interval.p),
+        "method": method,
+    }
 
 
-def verdict(low, high):
-    """held / did not hold / inconclusive from a 95% interval of an effect (see VERDICT_RULE)."""
-    if low > 0:
-        return "held"
-    if high < 0:
-        return "did not hold"
+def verdict(value, p_adjusted, seeds):
+    """held / did not hold / inconclusive / too few seeds for an effect (see VERDICT_RULE)."""
+    if seeds < MIN_SEEDS:
+        return "too few seeds"
+    if p_adjusted < 1 - LEVEL:
+        return "held" if value > 0 else "did not hold"
     return "inconclusive"
 
 
@@ -172,26 +233,46 @@ def _paper_side(claim, effect, dataset):
 # --------------------------------------------------------------------------- the scorecard
 
 
-def score_claims(results, *, num_bootstrap=NUM_BOOTSTRAP, seed=0):
+COLUMNS = [
+    "claim",
+    "statement",
+    "study",
+    "setting",
+    "comparison",
+    "effect_pp",
+    "low_pp",
+    "high_pp",
+    "seeds",
+    "diverged",
+    "p_value",
+    "p_holm",
+    "uncertainty",
+    "verdict",
+    "paper_pp",
+    "paper_comparison",
+]
+
+
+def score_claims(results):
     """One row per (claim, setting, effect) the results can speak to; errors in percentage points.
 
-    Columns: claim, statement, study, setting, comparison, effect_pp, low_pp, high_pp, seeds
-    (fewest completed seeds in a cell), uncertainty, verdict, paper_pp, paper_comparison.
+    Columns: claim, statement, study, setting, comparison, effect_pp, low_pp, high_pp (the 95%
+    interval), seeds (shared by every cell of the effect: the pairs it is measured on), diverged
+    (trials counted at chance error), p_value, p_holm (Holm-adjusted over the rows with a
+    verdict; NaN for "too few seeds"), uncertainty (what the interval covers), verdict, paper_pp,
+    paper_comparison. Deterministic: no resampling.
     """
-    rng = np.random.default_rng(seed)
     rows = []
     for claim in CLAIMS:
-        trials = _completed(results, claim.study)
+        trials = _counted(results, claim.study)
         if trials.empty:
             continue
         for setting, group in _settings(trials, claim):
             for effect in claim.effects(group):
-                measured = _measure(effect, group, rng, num_bootstrap)
+                measured = _measure(effect, group)
                 if measured is None:
                     continue
-                value, low, high, seeds, exact = measured
                 paper_value, paper_comparison = _paper_side(claim, effect, setting["dataset"])
-                sources = ("seeds and " if seeds > 1 else "") + "test images"
                 rows.append(
                     {
                         "claim": claim.name,
@@ -199,41 +280,37 @@ def score_claims(results, *, num_bootstrap=NUM_BOOTSTRAP, seed=0):
                         "study": claim.study,
                         "setting": describe_setting(setting),
                         "comparison": effect.label,
-                        "effect_pp": 100 * value,
-                        "low_pp": 100 * low,
-                        "high_pp": 100 * high,
-                        "seeds": seeds,
-                        "uncertainty": sources if exact else sources + " (some trials lack a confusion matrix)",
-                        "verdict": verdict(low, high),
+                        "effect_pp": 100 * measured["value"],
+                        "low_pp": 100 * measured["low"],
+                        "high_pp": 100 * measured["high"],
+                        "seeds": measured["seeds"],
+                        "diverged": measured["diverged"],
+                        "p_value": measured["p"],
+                        "uncertainty": measured["method"],
                         "paper_pp": None if paper_value is None else 100 * paper_value,
                         "paper_comparison": paper_comparison,
                     }
                 )
-    columns = [
-        "claim",
-        "statement",
-        "study",
-        "setting",
-        "comparison",
-        "effect_pp",
-        "low_pp",
-        "high_pp",
-        "seeds",
-        "uncertainty",
-        "verdict",
-        "paper_pp",
-        "paper_comparison",
+    scores = pd.DataFrame(rows, columns=[c for c in COLUMNS if c not in ("p_holm", "verdict")])
+    tested = scores["seeds"] >= MIN_SEEDS
+    scores["p_holm"] = holm(scores["p_value"].where(tested).astype("float64"))
+    scores["verdict"] = [
+        verdict(value, p, seeds) for value, p, seeds in zip(scores["effect_pp"], scores["p_holm"], scores["seeds"])
     ]
-    return pd.DataFrame(rows, columns=columns)
+    return scores[COLUMNS]
 
 
 def _signed(value):
-    return f"{value:+.2f}"
+    return "—" if value != value else f"{value:+.2f}"
 
 
-def scorecard_markdown(results, **kwargs):
+def _p(value):
+    return "—" if value != value else ("< 0.001" if value < 0.001 else f"{value:.3f}")
+
+
+def scorecard_markdown(results):
     """The report's "Paper claims" section (Markdown, no heading): rule, table, untested claims."""
-    scores = score_claims(results, **kwargs)
+    scores = score_claims(results)
     lines = [VERDICT_RULE, ""]
     if scores.empty:
         lines.append("_No completed trials speak to any claim yet._")
@@ -244,8 +321,13 @@ def scorecard_markdown(results, **kwargs):
                 "setting": scores["setting"],
                 "effect (what minus what)": scores["comparison"],
                 "measured, pp": scores["effect_pp"].map(_signed),
-                "95% interval": [f"[{lo:+.2f}, {hi:+.2f}]" for lo, hi in zip(scores["low_pp"], scores["high_pp"])],
+                "95% interval": [
+                    "—" if lo != lo else f"[{lo:+.2f}, {hi:+.2f}]"
+                    for lo, hi in zip(scores["low_pp"], scores["high_pp"])
+                ],
                 "seeds": scores["seeds"],
+                "diverged": scores["diverged"],
+                "p (Holm)": scores["p_holm"].map(_p),
                 "verdict": scores["verdict"],
                 "paper, pp": [
                     ("—" if v is None or v != v else _signed(v)) + f" ({c})"
@@ -255,11 +337,28 @@ def scorecard_markdown(results, **kwargs):
         )
         lines.append(analysis.to_markdown(table))
         lines += ["", "Claims:"] + [f"- **{c.name}**: {c.statement}" for c in CLAIMS if c.name in set(scores["claim"])]
-        one_seed = sorted(set(scores.loc[scores["seeds"] < 2, "claim"]))
-        if one_seed:
+        few = scores[scores["seeds"] < MIN_SEEDS]
+        if len(few):
             lines.append(
-                f"- One seed per cell for: {', '.join(one_seed)}; the interval then covers test "
-                f"images only, not the spread between training runs."
+                f"- Too few seeds ({', '.join(sorted(set(map(str, few['seeds']))))} shared, {MIN_SEEDS} needed) for "
+                f"{len(few)} of {len(scores)} effects ({', '.join(sorted(set(few['claim'])))}): run the study with "
+                f"`--seeds {MIN_SEEDS}` or more."
+            )
+        tested = int((scores["seeds"] >= MIN_SEEDS).sum())
+        if tested:
+            lines.append(f"- Holm's adjustment is over the {tested} effect(s) with a verdict in this report.")
+        studies = results.trials[results.trials["study"].isin(set(scores["study"]))]
+        diverged = int((studies["status"] == DIVERGED).sum())
+        if diverged:
+            lines.append(
+                f"- {diverged} diverged trial(s) in these studies, each counted in its cell at chance error "
+                "(the diverged column: how many of an effect's trials diverged)."
+            )
+        fallback = sorted(set(scores.loc[~scores["uncertainty"].str.startswith("seeds and test images"), "claim"]))
+        if fallback:
+            lines.append(
+                f"- Without per-image outcomes (older rows) for: {', '.join(fallback)}; their intervals resample "
+                "test images by class, independently per trial (wider, see `ran_core.analysis.paired`)."
             )
     untested = [c.name for c in CLAIMS if c.name not in set(scores["claim"])]
     if untested:

@@ -3,8 +3,8 @@
 A study folder holds ``trials.parquet`` and ``epochs.parquet`` (``results/README.md``). Every
 column the recorder writes is kept, with the type its Arrow schema gives it: strings as Python
 strings (None when null), integers as nullable ``Int64`` (so a column missing from an older file
-is NA), booleans as nullable ``boolean``, lists as Python lists. Only pandas, pyarrow and numpy are
-imported, so notebooks and the report stay light.
+is NA), booleans as nullable ``boolean``, lists as Python lists, binary as Python bytes. Only
+pandas, pyarrow and numpy are imported, so notebooks and the report stay light.
 """
 
 from __future__ import annotations
@@ -22,17 +22,20 @@ from ran_core.common.keys import EPOCHS_FILE, STATUSES, TRIALS_FILE  # noqa: F40
 from ran_core.common.names import split_model_name
 from ran_core.common.studies import STUDY_NAMES
 from ran_core.results.schema import EPOCH_KEY, EPOCHS_SCHEMA, TRIAL_KEY, TRIALS_SCHEMA
-from ran_core.results.store import has_results, read_results
+from ran_core.results.store import file_columns, has_results, read_results
 
 __all__ = [
     "DERIVED_EPOCH_COLUMNS",
     "DERIVED_TRIAL_COLUMNS",
+    "REQUIRED_COLUMNS",
+    "ResultsWarning",
     "EPOCHS_FILE",
     "EPOCH_COLUMNS",
     "Results",
     "TRIALS_FILE",
     "TRIAL_COLUMNS",
     "as_results",
+    "column_problems",
     "find_study_dirs",
     "is_missing",
     "load_results",
@@ -52,6 +55,8 @@ def _frame_dtype(arrow_type) -> str:
         return "boolean"
     if pa.types.is_list(arrow_type):
         return "list<int>" if pa.types.is_integer(arrow_type.value_type) else "list<float>"
+    if pa.types.is_binary(arrow_type):
+        return "bytes"
     raise TypeError(f"No frame dtype for Arrow type {arrow_type}")
 
 
@@ -61,6 +66,18 @@ EPOCH_COLUMNS: dict[str, str] = {f.name: _frame_dtype(f.type) for f in EPOCHS_SC
 #: Added by load_results: ``family`` and ``depth`` parsed from ``model``; ``source``, the folder a row came from.
 DERIVED_TRIAL_COLUMNS = {"family": "string", "depth": "Int64", "source": "string"}
 DERIVED_EPOCH_COLUMNS = {"source": "string"}
+#: Columns no reading can do without: the row keys, what became of a trial, what it trained on and
+#: what it measured. A file lacking one would read as nulls there (every error "—", every row one
+#: key), so the report refuses it (`column_problems`); any other column a file lacks (an older
+#: file's) reads as nulls.
+REQUIRED_COLUMNS = {
+    "trials": (*TRIAL_KEY, "status", "model", "dataset", "final_test_error"),
+    "epochs": (*EPOCH_KEY, "test_error"),
+}
+
+
+class ResultsWarning(UserWarning):
+    """Something in a result folder was skipped or ignored (a damaged file, undeclared columns)."""
 
 
 @dataclass
@@ -163,6 +180,8 @@ def _conform(df: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
         elif kind == "string":
             col = col.astype(object)
             col = col.where(col.notna(), None).map(lambda v: v if v is None else str(v)).astype(object)
+        elif kind == "bytes":
+            col = col.astype(object).map(lambda v: bytes(v) if isinstance(v, (bytes, bytearray)) else None)
         else:
             col = col.astype(object).map(_as_list(int if kind == "list<int>" else float)).astype(object)
         out[name] = col
@@ -217,12 +236,34 @@ def _read(folder: Path, kind: str, notes: list[str], label: str) -> pd.DataFrame
     if not has_results(folder, kind):
         notes.append(f"{label}: {kind}.parquet missing")
         return None
+    damaged = []
     try:
-        return read_results(folder, kind).to_pandas()
-    except Exception as exc:  # a damaged file must not hide the others
+        table = read_results(folder, kind, damaged)
+    except Exception as exc:  # noqa: BLE001 - a folder that cannot be read must not hide the others
         notes.append(f"{label}: {kind}.parquet unreadable ({type(exc).__name__}: {exc})")
-        warnings.warn(f"Could not read {kind} of {folder}: {exc}", stacklevel=3)
+        warnings.warn(f"Could not read {kind} of {folder}: {exc}", ResultsWarning, stacklevel=3)
         return None
+    for error in damaged:  # skipped; every other file's rows are kept
+        notes.append(f"{label}: {error}; its rows are skipped")
+        warnings.warn(f"{error}; its rows are skipped, the other files' kept", ResultsWarning, stacklevel=3)
+    return table.to_pandas()
+
+
+def column_problems(path, study_dirs=None) -> tuple[list[str], list[str]]:
+    """(missing, unknown) for the result files under ``path`` (or in ``study_dirs``): one line per
+    file lacking a REQUIRED_COLUMNS column, and one per file holding columns the schema does not
+    declare (they are ignored), each naming the file and the columns."""
+    missing, unknown = [], []
+    for folder in find_study_dirs(path) if study_dirs is None else study_dirs:
+        for kind, declared in (("trials", TRIAL_COLUMNS), ("epochs", EPOCH_COLUMNS)):
+            for file, names in file_columns(folder, kind).items():
+                lacking = [name for name in REQUIRED_COLUMNS[kind] if name not in names]
+                extra = [name for name in names if name not in declared]
+                if lacking:
+                    missing.append(f"{str(file)!r} lacks the required column(s) {', '.join(lacking)}")
+                if extra:
+                    unknown.append(f"{file.name} has column(s) no schema declares (ignored): {', '.join(extra)}")
+    return missing, unknown
 
 
 def load_results(path_or_paths: str | os.PathLike | Iterable[str | os.PathLike]) -> Results:
@@ -244,6 +285,9 @@ def load_results(path_or_paths: str | os.PathLike | Iterable[str | os.PathLike])
             continue
         for d in find_study_dirs(p):
             sources.append(d)
+            for note in [line for lines in column_problems(d, study_dirs=[d]) for line in lines]:
+                notes.append(f"{d.name}: {note}")
+                warnings.warn(note, ResultsWarning, stacklevel=2)
             for kind, bucket, columns in (("trials", trials, trial_columns), ("epochs", epochs, epoch_columns)):
                 df = _read(d, kind, notes, d.name)
                 if df is None:

@@ -37,11 +37,13 @@ TRIALS_SCHEMA = pa.schema(
         ("epochs_run", pa.int64()),
         ("final_test_error", pa.float64()),
         ("best_test_error", pa.float64()),
+        ("final_val_error", pa.float64()),
         ("final_test_accuracy", pa.float64()),
         ("final_train_accuracy", pa.float64()),
         ("final_clean_train_accuracy", pa.float64()),
         ("realised_noise_ratio", pa.float64()),
         ("test_confusion", pa.list_(pa.int64())),
+        ("test_correct", pa.binary()),
         ("wall_time_s", pa.float64()),
         ("images_per_s", pa.float64()),
         ("node", pa.string()),
@@ -65,6 +67,8 @@ EPOCHS_SCHEMA = pa.schema(
         ("test_loss", pa.float64()),
         ("test_accuracy", pa.float64()),
         ("test_error", pa.float64()),
+        ("val_loss", pa.float64()),
+        ("val_error", pa.float64()),
         ("learning_rate", pa.float64()),
         ("epoch_time_s", pa.float64()),
         ("images_per_s", pa.float64()),
@@ -77,7 +81,7 @@ CONFIG_COLUMNS = tuple(name for name, _ in _CONFIG)
 
 
 def column_types(schema):
-    """Column name -> type as results/README.md writes it: string, float64, int64, bool, list<float64>, ..."""
+    """Column name -> type as results/README.md writes it: string, float64, int64, bool, binary, list<float64>, ..."""
 
     def name(arrow_type):
         if pa.types.is_list(arrow_type):

@@ -12,7 +12,7 @@ import dataclasses
 import itertools
 import math
 
-from ran_core.common.names import DATASETS, is_attention
+from ran_core.common.names import DATASETS, is_attention, pretty_dataset
 from ran_core.model.architectures import ATTENTION_TYPES, LEARNING_MODES, list_models
 from ran_core.training.config import PRECISIONS, RANGES, Range, TrainConfig
 
@@ -145,10 +145,21 @@ class Study:
             raise ValueError(f"{self.name}: seeds must be non-negative integers. Received: {self.seeds!r}")
         for config in self.cells(seeds=self.seeds[:1]):  # every grid cell is a valid TrainConfig
             TrainConfig.from_dict(config)
+        if not self.exhaustive and not self.validation_share:
+            raise ValueError(
+                f"{self.name}: a search chooses its best configuration, so it must choose on a validation "
+                "split, never on the test set: fix validation_share in (0, 0.5] (sweeps/search.py holds out "
+                f"10%). Received: validation_share={self.fixed.get('validation_share')!r}"
+            )
 
     @property
     def exhaustive(self):
         return not self.search
+
+    @property
+    def validation_share(self):
+        """The share of training images every trial holds out to select on (0: the paper's protocol)."""
+        return self.fixed.get("validation_share", TrainConfig.validation_share)
 
     def grid_space(self):
         """The Optuna GridSampler space: every grid dimension, plus the seed."""
@@ -174,6 +185,10 @@ class Study:
         """The recipe of the config's dataset, less what the study grids, searches or fixes."""
         recipe = recipe_for(config.get("dataset", TrainConfig.dataset))
         return {k: v for k, v in recipe.items() if k not in self.grid and k not in self.search and k not in self.fixed}
+
+    def recipe_lines(self):
+        """'recipe on digits 16x16: batch 32, ...', one line per dataset the study trains on."""
+        return [f"recipe on {pretty_dataset(d)}: {describe_recipe(r)}" for d, r in self.recipes().items()]
 
     def recipes(self):
         """dataset -> the recipe its trials use (study's fixed values included), for the console."""

@@ -84,6 +84,8 @@ RANGES = {
     "batch_size": Range(1, 4096, integer=True),
     "steps_per_execution": Range(0, integer=True),  # 0: chosen for the device
     "seed": Range(0, integer=True),
+    "validation_share": Range(0.0, 0.5),  # 0: no split (the paper's protocol)
+    "split_seed": Range(0, integer=True),
 }
 
 
@@ -103,6 +105,13 @@ class TrainConfig:
         None, "local CIFAR copy (folder or .tar.gz); none: Keras' cache/download", RUNTIME, per_run=True
     )
     noise_ratio: float = _field(0.0, "fraction of training labels corrupted (paper Eq. 7), in [0, 1)", per_run=True)
+    validation_share: float = _field(
+        0.0,
+        "share of each class's training images held out, labels clean, to select on (0: every image trains, "
+        "the paper's protocol)",
+        per_run=True,
+    )
+    split_seed: int = _field(0, "seed of the validation split, shared by every trial of a study", per_run=True)
     epochs: int = _field(205, "epoch budget (205 ~ the paper's 160k iterations at batch 64 on CIFAR)", per_run=True)
     batch_size: int = _field(64, "training batch size")
     learning_rate: float = _field(0.1, "initial learning rate of Nesterov SGD", per_run=True)

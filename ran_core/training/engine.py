@@ -4,8 +4,11 @@
 training and test images where the step runs (on the device for JAX when they fit), shuffle by
 sending only a permutation of indices (the batch is gathered inside the compiled step), run
 `steps_per_execution` steps per compiled call (a `lax.scan` on JAX, a `tf.range` loop on
-TensorFlow) and score the whole test set in one compiled call. The model's own `train_step`
-does the work, so loss, metrics, optimizer and dtype policy are exactly what `compile` set.
+TensorFlow) and score the whole test set in one compiled call: its loss, confusion matrix and
+which images each was right on. A run with a validation split (`set_validation`) scores it the
+same way, from the training images already placed, against their clean labels. The model's own
+`train_step` does the work, so loss, metrics, optimizer and dtype policy are exactly what
+`compile` set.
 """
 
 import keras
@@ -50,14 +53,29 @@ def evaluation_sums(logits, labels, weights, num_classes):
     return ops.sum(losses * weights), ops.matmul(ops.transpose(truth), predicted)
 
 
-def _eval_batches(num_test, batch_size):
-    """Index rows [n, batch] covering the test set once, the last padded, and their weights."""
+def predicted_labels(logits):
+    """The class each row of logits picks, as int32."""
+    return ops.cast(ops.argmax(logits, axis=-1), "int32")
+
+
+def _eval_batches(num_test, batch_size, indices=None):
+    """Index rows [n, batch] covering a set once (its images `indices`, default 0 ... num_test - 1),
+    the last padded with the first image at weight 0, and their weights."""
+    indices = np.arange(num_test) if indices is None else np.asarray(indices)
     batch_size = min(batch_size, num_test)
     n = -(-num_test // batch_size)
-    idx = np.zeros(n * batch_size, dtype=np.int32)
-    idx[:num_test] = np.arange(num_test)
+    idx = np.full(n * batch_size, indices[0], dtype=np.int32)
+    idx[:num_test] = indices
     weights = (np.arange(n * batch_size) < num_test).astype(np.float32)
     return idx.reshape(n, batch_size), weights.reshape(n, batch_size)
+
+
+def _scores(loss_sum, confusion, predicted, labels):
+    """Mean loss, error and confusion matrix of one scored set, and which images it got right."""
+    confusion = np.rint(np.asarray(confusion, dtype=np.float64)).astype(np.int64)
+    accuracy = float(np.trace(confusion) / len(labels))
+    correct = np.asarray(predicted).reshape(-1)[: len(labels)] == labels
+    return float(loss_sum) / len(labels), accuracy, confusion, correct
 
 
 class _Engine:
@@ -70,6 +88,7 @@ class _Engine:
         model._symbolic_build(data_batch=(x_train[:1], train_targets[:1]))
         self.eval_idx, self.eval_weights = _eval_batches(len(x_test), EVAL_BATCH_SIZE)
         self.y_test = np.asarray(y_test)
+        self.validation = None  # (indices into the training set, their clean labels, rows, weights)
 
     def train_epoch(self, order, batch_size):
         """Trains on `order` (whole batches of training-set indices); returns the epoch's mean
@@ -80,16 +99,37 @@ class _Engine:
         return {k: float(v) for k, v in self.model.get_metrics_result().items()}
 
     def evaluate(self):
-        """Test loss, accuracy, error and confusion matrix of the current weights (inference mode)."""
-        loss_sum, confusion = self._evaluate()
-        confusion = np.rint(np.asarray(confusion, dtype=np.float64)).astype(np.int64)
-        accuracy = float(np.trace(confusion) / len(self.y_test))
+        """Test loss, accuracy, error and confusion matrix of the current weights (inference mode),
+        and `correct`: bool [test images], which images the predicted class was right on."""
+        loss, accuracy, confusion, correct = _scores(*self._evaluate(), self.y_test)
         return {
-            "test_loss": float(loss_sum) / len(self.y_test),
+            "test_loss": loss,
             "test_accuracy": accuracy,
             "test_error": 1.0 - accuracy,
             "confusion": confusion,
+            "correct": correct,
         }
+
+    def set_validation(self, indices, clean_labels):
+        """Scores the training images `indices` (None or empty: no validation split) against
+        `clean_labels` (the whole training set's) from now on, in `evaluate_validation`."""
+        if indices is None or len(indices) == 0:
+            self.validation = None
+            return
+        indices = np.asarray(indices, dtype=np.int32)
+        rows, weights = _eval_batches(len(indices), EVAL_BATCH_SIZE, indices)
+        self.validation = (indices, np.asarray(clean_labels)[indices], rows, weights)
+        self._place_validation()
+
+    def evaluate_validation(self):
+        """Validation loss and error (clean labels) of the current weights; None without a split."""
+        if self.validation is None:
+            return {"val_loss": None, "val_error": None}
+        loss, accuracy, _, _ = _scores(*self._evaluate_validation(), self.validation[1])
+        return {"val_loss": loss, "val_error": 1.0 - accuracy}
+
+    def _place_validation(self):
+        """Backend hook: make the validation set reachable by the compiled evaluation."""
 
 
 class _JaxEngine(_Engine):
@@ -109,8 +149,22 @@ class _JaxEngine(_Engine):
 
         place = jax.device_put if self.on_device else np.asarray
         self.x_train, self.train_targets = place(x_train), place(train_targets)
+        self.clean_train = place(np.asarray(train_targets)[:, 1])
         self.y_test = np.asarray(y_test)
         self.x_test, self.y_test_placed = jax.device_put(x_test), jax.device_put(self.y_test)
+        self.validation = None
+
+    def _place_validation(self):
+        """On the device the validation rows index the placed training set; on the host its
+        images are gathered once and placed (a small share of the training set)."""
+        import jax
+
+        indices, labels, rows, weights = self.validation
+        if self.on_device:
+            self.val_placed = (self.x_train, self.clean_train, rows)
+        else:
+            local = np.searchsorted(indices, rows).astype(np.int32)  # indices are sorted
+            self.val_placed = (jax.device_put(self.x_train[indices]), jax.device_put(labels), local)
 
     def _train_scan(self, state, x_all, targets, rows):
         import jax
@@ -131,12 +185,14 @@ class _JaxEngine(_Engine):
             batch_rows, batch_weights = batch
             logits, _ = self.model.stateless_call(trainable, non_trainable, x_all[batch_rows], training=False)
             loss, confusion = evaluation_sums(logits, labels[batch_rows], batch_weights, self.num_classes)
-            return (sums[0] + loss, sums[1] + confusion), None
+            return (sums[0] + loss, sums[1] + confusion), predicted_labels(logits)
 
         zeros = (ops.zeros(()), ops.zeros((self.num_classes, self.num_classes)))
         if rows.shape[0] == 1:
-            return step(zeros, (rows[0], weights[0]))[0]
-        return jax.lax.scan(step, zeros, (rows, weights))[0]
+            sums, predicted = step(zeros, (rows[0], weights[0]))
+            return (*sums, predicted[None])
+        sums, predicted = jax.lax.scan(step, zeros, (rows, weights))
+        return (*sums, predicted)
 
     def _train_chunks(self, chunks):
         model = self.model
@@ -164,14 +220,21 @@ class _JaxEngine(_Engine):
                 variable.assign(value)
 
     def _evaluate(self):
+        return self._score(self.x_test, self.y_test_placed, self.eval_idx, self.eval_weights)
+
+    def _evaluate_validation(self):
+        images, labels, rows = self.val_placed
+        return self._score(images, labels, rows, self.validation[3])
+
+    def _score(self, images, labels, rows, weights):
         model = self.model
         return self._eval(
             [v.value for v in model.trainable_variables],
             [v.value for v in model.non_trainable_variables],
-            self.x_test,
-            self.y_test_placed,
-            self.eval_idx,
-            self.eval_weights,
+            images,
+            labels,
+            rows,
+            weights,
         )
 
 
@@ -187,6 +250,7 @@ class _TensorFlowEngine(_Engine):
         jit = bool(model.jit_compile)
         self._train = tf.function(self._train_loop, jit_compile=jit, reduce_retracing=True)
         self._eval = tf.function(self._eval_loop, jit_compile=jit)
+        self._eval_val = tf.function(self._val_loop, jit_compile=jit)
 
     def _train_loop(self, rows):
         import tensorflow as tf
@@ -198,13 +262,25 @@ class _TensorFlowEngine(_Engine):
     def _eval_loop(self, rows, weights):
         import tensorflow as tf
 
+        return self._scored(self.x_test, lambda batch: tf.gather(self.y_test_placed, batch), rows, weights)
+
+    def _val_loop(self, rows, weights):
+        import tensorflow as tf
+
+        return self._scored(self.x_train, lambda batch: tf.gather(self.train_targets, batch)[:, 1], rows, weights)
+
+    def _scored(self, images, labels_of, rows, weights):
+        import tensorflow as tf
+
         loss_sum = tf.zeros(())
         confusion = tf.zeros((self.num_classes, self.num_classes))
+        predicted = tf.TensorArray(tf.int32, size=tf.shape(rows)[0])
         for i in tf.range(tf.shape(rows)[0]):
-            logits = self.model(tf.gather(self.x_test, rows[i]), training=False)
-            loss, counts = evaluation_sums(logits, tf.gather(self.y_test_placed, rows[i]), weights[i], self.num_classes)
+            logits = self.model(tf.gather(images, rows[i]), training=False)
+            loss, counts = evaluation_sums(logits, labels_of(rows[i]), weights[i], self.num_classes)
             loss_sum, confusion = loss_sum + loss, confusion + counts
-        return loss_sum, confusion
+            predicted = predicted.write(i, predicted_labels(logits))
+        return loss_sum, confusion, predicted.stack()
 
     def set_data(self, x_train, train_targets, x_test, y_test):
         self.y_test = np.asarray(y_test)
@@ -219,6 +295,9 @@ class _TensorFlowEngine(_Engine):
 
     def _evaluate(self):
         return self._eval(self.eval_idx, self.eval_weights)
+
+    def _evaluate_validation(self):
+        return self._eval_val(self.validation[2], self.validation[3])
 
 
 def make_engine(model, x_train, train_targets, x_test, y_test, num_classes, steps_per_execution):

@@ -38,9 +38,10 @@ def capacity():
     return int(value)
 
 
-def compiled_model(config, data, train_targets, steps_per_epoch):
+def compiled_model(config, data, train_targets, steps_per_epoch, pixel_mean=None):
     """(model, network, engine) for a run of `config` on `data`: the cached compiled model of this
-    architecture with every state reset for the run, or a newly built and compiled one."""
+    architecture with every state reset for the run, or a newly built and compiled one.
+    `pixel_mean`: what the network subtracts (default: the whole training set's)."""
     limit = capacity()
     steps_per_execution = choose_steps_per_execution(config.steps_per_execution, steps_per_epoch)
     fields = {k: v for k, v in config.to_dict().items() if k not in PER_RUN_FIELDS}
@@ -53,7 +54,7 @@ def compiled_model(config, data, train_targets, steps_per_epoch):
         data.num_classes,
         steps_per_execution,
     )
-    pixel_mean = data.pixel_mean()
+    pixel_mean = data.pixel_mean() if pixel_mean is None else pixel_mean
     cached = _models.pop(key, None)
     if cached is None:
         stats["misses"] += 1
