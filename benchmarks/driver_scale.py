@@ -132,7 +132,7 @@ def bench_optuna(args):
     """Milliseconds per suggestion as the study grows, for the sweep's TPE and the given variants."""
     import numpy as np
 
-    study_def = Study("driver_scale", search=SEARCH, fixed=_fixed(SEARCH, 9))
+    study_def = Study("driver_scale", search=SEARCH, fixed=_search_fixed(9))
     config = configure({"smoke": study_def}, ["--output", tempfile.gettempdir(), "--max-concurrent", "8"])
     samplers = {
         "sweep: RecentTPESampler window 1000": lambda: sampler_for(config),
@@ -161,6 +161,11 @@ def bench_optuna(args):
 def _fixed(varied, epochs):
     """The smoke recipe minus what the study varies, with its own epoch budget."""
     return {**{k: v for k, v in SMOKE.items() if k not in varied}, "epochs": epochs}
+
+
+def _search_fixed(epochs):
+    """A search's fixed values: it selects on a validation split (space.Study requires one)."""
+    return {**_fixed(SEARCH, epochs), "validation_share": 0.2}
 
 
 class _Probe(tune.Callback):
@@ -194,7 +199,8 @@ def noop_trial(config, checkpoint_epochs=frozenset()):
         with checkpoint.as_directory() as folder:
             start = json.loads(Path(folder, "epoch.json").read_text())
     for epoch in range(start + 1, config["epochs"] + 1):
-        metrics = {"epoch": epoch, "test_error": 0.05 + 0.1 * quality + 0.5 / epoch}
+        error = 0.05 + 0.1 * quality + 0.5 / epoch
+        metrics = {"epoch": epoch, "test_error": error, "val_error": error}  # a search minimises val_error
         if epoch not in checkpoint_epochs:
             tune.report(metrics)
             continue
@@ -215,7 +221,7 @@ def bench_tuner(args):
             fixed=_fixed(("learning_rate", "weight_decay"), args.epochs),
         )
     else:
-        study = Study("driver_scale", search=SEARCH, fixed=_fixed(SEARCH, args.epochs))
+        study = Study("driver_scale", search=SEARCH, fixed=_search_fixed(args.epochs))
     with tempfile.TemporaryDirectory(prefix="ran_driver_") as tmp:
         argv = [
             "--output",
@@ -227,7 +233,7 @@ def bench_tuner(args):
             "--scheduler",
             args.scheduler,
             "--rank-by",
-            "test_error",  # the one metric the no-op trainable reports
+            "test_error" if study.exhaustive else "val_error",  # what the no-op trainable reports
             "--cpus-per-trial",
             str(args.cpus_per_trial),
             "--max-failures",

@@ -68,6 +68,8 @@ CASES = [
     ("noise_robustness", ["--grace-period", "0"], "--grace-period must be >= 1"),
     ("noise_robustness", ["--rank-by", "test_error"], "--rank-by: ASHA's flags, for --scheduler asha"),
     ("search", ["--rank-by", "accuracy"], "invalid choice: 'accuracy'"),
+    ("search", ["--rank-by", "test_error"], "search selects on its validation split, so its early stopping"),
+    ("depth", ["--scheduler", "asha", "--rank-by", "val_loss"], "depth holds out no validation split"),
     ("noise_robustness", ["--reduction-factor", "1"], "--reduction-factor must be in [2, 100]"),
     ("noise_robustness", ["--reduction-factor", "1000"], "--reduction-factor must be in [2, 100]"),
     ("noise_robustness", [], "trials.parquet' is not a readable Parquet file", "truncated_trials"),

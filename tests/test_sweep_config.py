@@ -38,6 +38,8 @@ def test_where_the_data_lives_never_changes_results_and_is_not_compiled_in():
         "lr_drops",
         "epochs",
         "noise_ratio",
+        "validation_share",
+        "split_seed",
         "data_dir",
     }
 

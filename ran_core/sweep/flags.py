@@ -29,7 +29,9 @@ FLAG_RANGES = {
 }
 READS_DATA_DIR = ("cifar10", "cifar100")
 SCHEDULERS = ("asha", "asha-stopping", "fifo")
-RANK_BY = ("train_loss", "test_loss", "test_error")  # metrics every epoch reports; lower is better
+# Metrics every epoch reports (val_*: with a validation split); lower is better. A study that selects on
+# a validation split never ranks on the test set.
+RANK_BY = ("train_loss", "val_loss", "val_error", "test_loss", "test_error")
 # Each ASHA's defaults: (grace period as a share of the epoch budget, reduction factor), chosen by
 # replaying real learning curves (benchmarks/asha_replay.py; docs/early-stopping.md).
 ASHA_DEFAULTS = {"asha": (1 / 18, 5), "asha-stopping": (1 / 6, 3)}
@@ -57,6 +59,7 @@ class SweepConfig:
     batch_size: int | None = _role(RESULT)  # None: each dataset's recipe (space.RECIPES), as are the next two
     learning_rate: float | None = _role(RESULT)
     augment: bool | None = _role(RESULT)
+    validation_share: float = _role(RESULT, 0.0)  # held out to select on (a search's preset fixes one)
     scheduler: str = _role(RESULT)
     grace_period: int | None = _role(RESULT)
     reduction_factor: int | None = _role(RESULT)
@@ -135,6 +138,12 @@ def _study_flags(p, presets):
         "--augment",
         action=argparse.BooleanOptionalAction,
         help="pad-crop-flip augmentation on or off (default: the dataset's recipe: on for CIFAR, off for digits)",
+    )
+    p.add_argument(
+        "--validation-share",
+        type=float,
+        help="hold out this share of each class's training images (clean labels) and select on it: a search's "
+        "preset holds out 0.1 and needs one; a grid keeps the paper's protocol (0: every image trains) unless given",
     )
     p.add_argument(
         "--backend",
@@ -250,6 +259,7 @@ def configure(presets, argv=None):
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
         augment=args.augment,
+        validation_share=study.validation_share,
         **_scheduler(args, study, epochs),
         backend=backend,
         data_dir=study.fixed.get("data_dir"),
@@ -304,7 +314,7 @@ def _resolved_study(study, args):
             search={k: v for k, v in study.search.items() if k != "dataset"},
         )
         fixed["dataset"] = args.dataset.lower()
-    for name in ("epochs", "width", "batch_size", "learning_rate", "augment"):
+    for name in ("epochs", "width", "batch_size", "learning_rate", "augment", "validation_share"):
         value = getattr(args, name)
         if value is None:
             continue
@@ -348,12 +358,20 @@ def _scheduler(args, study, epochs):
         return {"scheduler": scheduler, **dict.fromkeys(ASHA_FLAGS)}
     if given["grace_period"] is not None and given["grace_period"] > epochs:
         raise ValueError(f"--grace-period {given['grace_period']} exceeds the {epochs}-epoch budget")
+    rank_by = given["rank_by"] or "train_loss"
+    if study.validation_share and rank_by.startswith("test_"):
+        raise ValueError(
+            f"--rank-by {rank_by}: {study.name} selects on its validation split, so its early stopping must not "
+            "look at the test set; rank by train_loss, val_loss or val_error"
+        )
+    if not study.validation_share and rank_by.startswith("val_"):
+        raise ValueError(f"--rank-by {rank_by}: {study.name} holds out no validation split (add --validation-share)")
     share, reduction_factor = ASHA_DEFAULTS[scheduler]
     return {
         "scheduler": scheduler,
         "grace_period": given["grace_period"] or max(1, round(share * epochs)),
         "reduction_factor": given["reduction_factor"] or reduction_factor,
-        "rank_by": given["rank_by"] or "train_loss",
+        "rank_by": rank_by,
     }
 
 

@@ -11,7 +11,6 @@ import os
 
 from ran_core.common.names import IMAGE_SIZES, NUM_CLASSES, TRAIN_IMAGES, pretty_dataset
 from ran_core.common.names import pretty_model_name as pretty_model
-from ran_core.sweep.space import describe_recipe
 
 PROBE_BATCHES = 8  # training batches per probe epoch (fewer: per-epoch overhead shows)
 
@@ -81,14 +80,17 @@ def describe(config, img_per_s=None, measure=measure_images_per_s):
     the estimated cost in device-hours."""
     study = config.study
     if study.exhaustive:
-        size = f"{config.num_samples} trials (grid cells x {config.seeds} seed(s)), {config.epochs} epochs each"
+        cells, seeds = config.num_samples // config.seeds, f"{config.seeds} seed" + "s" * (config.seeds > 1)
+        size = f"{config.num_samples} trials ({cells} grid cells x {seeds}), {config.epochs} epochs each"
     else:
         size = f"a search of {config.num_samples} TPE trials of up to {config.epochs} epochs"
     lines = [f"{study.name} ({config.preset}): {size}, scheduler {config.scheduler}"]
-    lines += [f"  recipe on {pretty_dataset(d)}: {describe_recipe(r)}" for d, r in study.recipes().items()]
+    lines += [f"  {line}" for line in study.recipe_lines()]
+    if not config.verbose:  # TensorFlow's C++ start-up lines (no CUDA here, oneDNN) say nothing to act on
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     hours = 0.0
     for trials, arch in architectures(config):
-        images = TRAIN_IMAGES[arch["dataset"]] * config.epochs
+        images = round(TRAIN_IMAGES[arch["dataset"]] * (1 - config.validation_share)) * config.epochs
         speed = img_per_s or measure(arch, config.backend)
         hours += trials * images / speed / 3600
         where = f"{pretty_model(arch['model'])} at width {arch['width']:g} on {pretty_dataset(arch['dataset'])}"

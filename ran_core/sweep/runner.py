@@ -17,10 +17,12 @@ import sys
 from pathlib import Path
 
 from ran_core.common.keys import OPTUNA_DB
+from ran_core.results.store import remove_stale_temp_files
 from ran_core.sweep import experiments, interrupts, preflight
+from ran_core.sweep.console import quiet_libraries
 from ran_core.sweep.flags import configure
 from ran_core.sweep.lock import lock_output
-from ran_core.sweep.tuner import build_tuner, datasets_of, optuna_url, trainable_for, trial_env
+from ran_core.sweep.tuner import build_tuner, datasets_of, metric_for, optuna_url, trainable_for, trial_env
 
 EXIT_BAD_INPUT, EXIT_TRIAL_ERRORS = 2, 1
 
@@ -30,7 +32,13 @@ def run_study(presets, argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         config = configure(presets, argv)
-        preflight.check_output(config.output)
+        quiet_libraries(config.verbose)
+        if config.dry_run:
+            from ran_core.sweep.plan import describe
+
+            print(describe(config, config.img_per_s), flush=True)
+            return 0
+        preflight.check_output(config.output, config.experiment if config.resume else None)
         preflight.check_storage(config.storage)
         if not config.address:
             preflight.check_local_resources(config.cpus_per_trial, config.gpus_per_trial)
@@ -43,6 +51,7 @@ def run_study(presets, argv=None):
                 raise ValueError(f"--resume: no restorable experiment at {path}")
         Path(config.output).mkdir(parents=True, exist_ok=True)  # every check passed: the first write
         lock = lock_output(config.output)  # noqa: F841 - held until the process ends
+        remove_stale_temp_files(config.output)  # a killed writer's; the lock says none is live
         if not config.resume:
             config = dataclasses.replace(config, experiment=experiments.new_name(config.study.name, config.preset))
             _claim_optuna_study(config.output, config.experiment)
@@ -86,6 +95,7 @@ def _run(config, datasets, interrupt):
         runtime_env={"env_vars": trial_env(config)},
         include_dashboard=None if config.address else config.dashboard,
         log_to_driver=False,
+        logging_level=quiet_libraries(config.verbose),
     )  # trial output stays in Ray's logs; errors are summarised
     interrupt.install()  # ray.init replaced the SIGTERM handler with one that exits at once
     try:
@@ -97,6 +107,8 @@ def _run(config, datasets, interrupt):
             f"(experiment {config.experiment})",
             flush=True,
         )
+        for line in config.study.recipe_lines():
+            print(f"  {line}", flush=True)
         if config.resume:
             # Errored trials stay errored (FailureConfig already retried them); unfinished ones resume.
             tuner = tune.Tuner.restore(
@@ -111,7 +123,10 @@ def _run(config, datasets, interrupt):
             )
         grid = tuner.fit()
         unfinished = fail_unfinished(optuna_url(config.output), config.experiment) if interrupt.signum else set()
-        summary = reconcile(grid, ResultRecorder(config.output, config.experiment, config.study.name), unfinished)
+        recorder = ResultRecorder(
+            config.output, config.experiment, config.study.name, select_by=metric_for(config.study)
+        )
+        summary = reconcile(grid, recorder, unfinished)
     finally:
         ray.shutdown()
     print(summary["text"], flush=True)
@@ -122,7 +137,33 @@ def _run(config, datasets, interrupt):
             flush=True,
         )
         return interrupt.exit_status
+    if config.report:
+        print(report_at_end(config), flush=True)
     return EXIT_TRIAL_ERRORS if summary["errored"] else 0
+
+
+def report_at_end(config):
+    """Writes the study's report (figures and report.md under <output>/report/) and returns what to
+    print: the scorecard's rows for this study, where the report is, and how to make it again."""
+    from ran_core import analysis
+    from ran_core.analysis import report, scorecard
+
+    again = f"python -m ran_core.analysis {shlex.quote(config.output)}"
+    try:
+        path = report.build_report(config.output)
+        scores = scorecard.score_claims(analysis.load_results(config.output))
+    except Exception as error:  # noqa: BLE001 - the results are safe; the report can be made later
+        return f"the report could not be written ({type(error).__name__}: {error}); make it with: {again}"
+    rows = scores[scores["study"] == config.study.name].to_dict("records")
+    lines = ["paper claims (95% intervals, percentage points; report.md explains the rule):"] if rows else []
+    for r in rows:
+        interval = f"{r['effect_pp']:+.2f} [{r['low_pp']:+.2f}, {r['high_pp']:+.2f}]"
+        lines.append(f"  {r['verdict']}: {r['comparison']}, {r['setting']}: {interval}")
+    lines += [
+        f"report and figures: {path.parent}/ (report.md); again: {again}",
+        f"notebooks: RAN_RESULTS_DIR={shlex.quote(config.output)} jupyter lab notebooks/",
+    ]
+    return "\n".join(lines)
 
 
 def reconcile(grid, recorder, interrupted=frozenset()):

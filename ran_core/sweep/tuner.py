@@ -6,7 +6,14 @@ from pathlib import Path
 
 from ran_core.common.keys import OPTUNA_DB
 
-METRIC, MODE, TIME_ATTR = "test_error", "min", "epoch"
+MODE, TIME_ATTR = "min", "epoch"
+
+
+def metric_for(study):
+    """What Optuna and Tune minimise: the validation error where the study holds out a split (a
+    search always does: TPE then never sees the test set), else the test error (a grid's
+    GridSampler tries every cell whatever the value; Optuna records it for reading)."""
+    return "val_error" if study.validation_share else "test_error"
 
 
 def datasets_of(study):
@@ -97,9 +104,11 @@ def build_tuner(config, datasets, trainable=None, callbacks=()):
     from ran_core.sweep.optuna_glue import PruningOptunaSearch
     from ran_core.sweep.recorder import ResultRecorder
 
+    metric = metric_for(config.study)
+    recorder = ResultRecorder(config.output, config.experiment, config.study.name, select_by=metric)
     searcher = PruningOptunaSearch(
         config.study.define_by_run,
-        metric=METRIC,
+        metric=metric,
         mode=MODE,
         sampler=sampler_for(config),
         storage=optuna_storage(Path(config.output) / OPTUNA_DB),
@@ -113,7 +122,7 @@ def build_tuner(config, datasets, trainable=None, callbacks=()):
     tune_config = tune.TuneConfig(
         search_alg=searcher,
         scheduler=scheduler,
-        metric=METRIC,
+        metric=metric,
         mode=MODE,
         num_samples=config.num_samples,
         max_concurrent_trials=max_concurrent,
@@ -123,11 +132,18 @@ def build_tuner(config, datasets, trainable=None, callbacks=()):
         name=config.experiment,
         storage_path=config.storage,
         verbose=0,
-        callbacks=[ResultRecorder(config.output, config.experiment, config.study.name), *callbacks],
+        callbacks=[recorder, _progress(config, recorder), *callbacks],
         failure_config=tune.FailureConfig(max_failures=config.max_failures),
         checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
     )
     return tune.Tuner(trainable or trainable_for(config, datasets), tune_config=tune_config, run_config=run_config)
+
+
+def _progress(config, recorder):
+    """The console's progress line (ran_core.sweep.progress), fed by the recorder's counts."""
+    from ran_core.sweep.progress import Progress
+
+    return Progress(recorder, config.study.name, config.num_samples, config.epochs, upper_bound=config.uses_asha)
 
 
 def _scheduled(config, searcher):
