@@ -76,7 +76,8 @@ def test_an_asha_eta_is_an_upper_bound_and_none_before_an_epoch_was_timed():
     progress = Progress(_Recorder(), "s", total=4, budget=10, upper_bound=True, stream=io.StringIO())
     assert progress.eta(0) is None and "ETA" not in progress.line()
     progress._epoch_walls.append(2.0)
-    progress._running = 2
+    progress.on_step_end(0, [_Trial("a"), _Trial("b")])  # two at once: the remaining trials share two slots
+    progress.on_step_end(0, [_Trial("a"), _Trial("b", "PAUSED")])
     assert progress.eta(0) == 4 * 10 * 2.0 / 2 and "ETA ≤ 0:40" in progress.line()
 
 

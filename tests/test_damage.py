@@ -171,7 +171,7 @@ def test_stale_temp_files_of_a_killed_writer_are_removed_and_nothing_else(tmp_pa
 def recorded_experiment(tmp_path, name="attention_types-smoke-old"):
     """A result folder as a sweep leaves it: its Optuna study and its experiment record."""
     from ran_core.sweep import experiments
-    from ran_core.sweep.flags import configure
+    from ran_core.sweep.config import configure
     from ran_core.sweep.runner import _claim_optuna_study
 
     out, storage = tmp_path / "out", tmp_path / "storage"
@@ -423,7 +423,7 @@ def test_every_trial_optuna_closes_has_its_row_written_before_the_tell_also_when
     import ray
 
     from ran_core.results import store
-    from ran_core.sweep.flags import configure
+    from ran_core.sweep.config import configure
     from ran_core.sweep.runner import _claim_optuna_study
     from ran_core.sweep.space import SMOKE, Study
     from ran_core.sweep.tuner import build_tuner, datasets_of

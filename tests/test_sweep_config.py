@@ -10,7 +10,7 @@ import pytest
 
 from ran_core.common.names import DATASETS
 from ran_core.results.schema import CONFIG_COLUMNS, TRIALS_SCHEMA
-from ran_core.sweep.flags import RESULT, SweepConfig, configure
+from ran_core.sweep.config import RESULT, SweepConfig, configure
 from ran_core.sweep.runner import resume_command
 from ran_core.sweep.space import RECIPES, SMOKE, Study
 from ran_core.training.config import PER_RUN_FIELDS, RESULT_FIELDS, TrainConfig

@@ -185,7 +185,7 @@ def test_a_diverging_trial_stops_and_is_recorded_diverged(tmp_path):
 
     import ray
 
-    from ran_core.sweep.flags import configure
+    from ran_core.sweep.config import configure
     from ran_core.sweep.optuna_glue import STATUS_ATTR
     from ran_core.sweep.recorder import ResultRecorder
     from ran_core.sweep.runner import reconcile

@@ -1,7 +1,7 @@
 """What a sweep passes to its trial processes: backend, JAX's persistent compile cache (on by
 default, every program cached), memory sharing when trials split a GPU, and test fault hooks."""
 
-from ran_core.sweep.flags import SweepConfig
+from ran_core.sweep.config import SweepConfig
 from ran_core.sweep.tuner import trial_env
 
 

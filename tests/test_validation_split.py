@@ -151,7 +151,7 @@ def test_the_flag_asks_a_grid_for_the_split_and_cannot_take_a_searchs_away(tmp_p
     import importlib.util
     from pathlib import Path
 
-    from ran_core.sweep.flags import configure
+    from ran_core.sweep.config import configure
 
     def presets(name):
         path = Path(__file__).resolve().parent.parent / "sweeps" / f"{name}.py"

@@ -77,8 +77,25 @@ def build_report(results_dir, out_dir=None) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     results = analysis.load_results(results_dir)
 
+    md = _preamble(results, results_dir)
+    plots.save_png(plots.plot_status_counts(results), out / "overview_status.png")
+    md += ["![Trials per study and status](overview_status.png)", ""]
+    md += ["## Paper claims", "", scorecard.scorecard_markdown(results), ""]
+    all_notes: list[str] = []
+    for study in list(STUDY_NAMES) + [s for s in results.studies if s not in STUDY_NAMES]:
+        section, notes = _study_section(results, study, out)
+        md += section
+        all_notes += notes
+    md += _failures(results) + _paper_reference()
+    if results.notes or all_notes:
+        md += ["## Gaps and notes", ""] + [f"- {n}" for n in dict.fromkeys(results.notes + all_notes)] + [""]
+    return write_atomic(out / REPORT_FILE, "\n".join(md))
+
+
+def _preamble(results, results_dir):
+    """Title, how to read the numbers, what was selected on what, and the overview table."""
     now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    md = [
+    return [
         "# Residual Attention Network sweeps: report",
         "",
         f"Generated {now} from `{results_dir}` ({len(results.sources)} study folder(s)).",
@@ -102,46 +119,45 @@ def build_report(results_dir, out_dir=None) -> Path:
         analysis.to_markdown(analysis.status_counts(results)),
         "",
     ]
-    plots.save_png(plots.plot_status_counts(results), out / "overview_status.png")
-    md += ["![Trials per study and status](overview_status.png)", ""]
-    md += ["## Paper claims", "", scorecard.scorecard_markdown(results), ""]
 
-    all_notes: list[str] = []
-    studies = list(STUDY_NAMES) + [s for s in results.studies if s not in STUDY_NAMES]
-    for study in studies:
-        info = study_info(study)
-        md += [f"## {info.title} (`{study}`; paper: {info.paper})", ""]
-        if info.question:
-            md += [info.question, ""]
-        if study not in results.studies:
-            md += ["_No result files for this study._", ""]
-            all_notes.append(f"{study}: no result files found.")
-            continue
-        if analysis.protocol(results, study):
-            md += [analysis.protocol(results, study), ""]
-        if info.summary == "best_trials":
-            md += _selection(results, study)
-            md += [
-                "ASHA rungs (inferred from where pruned trials stopped):",
-                "",
-                analysis.to_markdown(analysis.asha_rungs(results, study), "_no trials_"),
-                "",
-            ]
-        else:
-            md += [analysis.to_markdown(analysis.study_summary(results, study), "_no trials_"), ""]
-        figures, fig_notes = _study_figures(results, study, out)
-        for name, caption in figures:
-            md += [f"![{caption}]({name})", ""]
-        notes = analysis.study_notes(results, study) + fig_notes
-        if notes:
-            md += ["Notes:", ""] + [f"- {n}" for n in notes] + [""]
-        all_notes += notes
 
-    md += ["## Errored trials", ""]
-    errored = analysis.errored_trials(results)
-    md += [analysis.to_markdown(errored, "_none_"), ""]
+def _study_section(results, study, out):
+    """(Markdown lines, notes) of one study: question, protocol, summary table, figures, notes."""
+    info = study_info(study)
+    md = [f"## {info.title} (`{study}`; paper: {info.paper})", ""]
+    if info.question:
+        md += [info.question, ""]
+    if study not in results.studies:
+        return md + ["_No result files for this study._", ""], [f"{study}: no result files found."]
+    if analysis.protocol(results, study):
+        md += [analysis.protocol(results, study), ""]
+    if info.summary == "best_trials":
+        md += _selection(results, study)
+        md += [
+            "ASHA rungs (inferred from where pruned trials stopped):",
+            "",
+            analysis.to_markdown(analysis.asha_rungs(results, study), "_no trials_"),
+            "",
+        ]
+    else:
+        md += [analysis.to_markdown(analysis.study_summary(results, study), "_no trials_"), ""]
+    figures, fig_notes = _study_figures(results, study, out)
+    for name, caption in figures:
+        md += [f"![{caption}]({name})", ""]
+    notes = analysis.study_notes(results, study) + fig_notes
+    if notes:
+        md += ["Notes:", ""] + [f"- {n}" for n in notes] + [""]
+    return md, notes
+
+
+def _failures(results):
+    """The errored and the diverged trials, each a table."""
     diverged = _diverged_trials(results)
-    md += [
+    return [
+        "## Errored trials",
+        "",
+        analysis.to_markdown(analysis.errored_trials(results), "_none_"),
+        "",
         f"## Diverged trials ({len(diverged)})",
         "",
         "Training or test loss became NaN or inf; the trial stopped at that epoch. The tables do not average it; "
@@ -151,18 +167,21 @@ def build_report(results_dir, out_dir=None) -> Path:
         "",
     ]
 
-    md += ["## Paper reference values (test error %)", ""]
+
+def _paper_reference():
+    """Every number of the paper's tables this project compares with, in percent."""
     ref = paper.paper_table()
     ref = ref.assign(
         test_error=ref["test_error"].map(lambda v: f"{100 * v:.2f}"),
         noise_ratio=ref["noise_ratio"].map(lambda v: f"{100 * v:g}"),
         params_m=ref["params_m"].map(lambda v: "—" if v != v else f"{v:.1f}"),
     ).rename(columns={"test_error": "test error %", "params_m": "params (M)", "noise_ratio": "noise %"})
-    md += [analysis.to_markdown(ref.drop(columns=["family", "depth"])), ""]
-
-    if results.notes or all_notes:
-        md += ["## Gaps and notes", ""] + [f"- {n}" for n in dict.fromkeys(results.notes + all_notes)] + [""]
-    return write_atomic(out / REPORT_FILE, "\n".join(md))
+    return [
+        "## Paper reference values (test error %)",
+        "",
+        analysis.to_markdown(ref.drop(columns=["family", "depth"])),
+        "",
+    ]
 
 
 def _selection(results, study):

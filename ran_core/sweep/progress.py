@@ -3,7 +3,7 @@
 The line counts trials by how they ended (the recorder decides: completed, pruned, diverged,
 errored), the trials running now, the best final test error so far, the time elapsed and an ETA:
 epochs still to run times the measured wall time of an epoch (reports of one trial, apart), over
-the trials running at once. Under ASHA a trial may stop early, so its ETA is an upper bound (≤).
+the most trials seen running at once. Under ASHA a trial may stop early, so its ETA is an upper bound (≤).
 On a terminal the line is a tqdm bar that updates in place; when the output is a file or a pipe
 (CI, logs, `ray exec`), a plain line is printed when a trial ends, at most every `every_s` seconds.
 """
@@ -35,6 +35,7 @@ class Progress(tune.Callback):
         self._last_report = {}  # trial id -> (time of its last report)
         self._epoch_walls = collections.deque(maxlen=200)
         self._running = 0
+        self._slots = 1  # the most trials seen running at once: what the remaining ones will share
         self._started = time.monotonic()
         self._last_line = float("-inf")
         self._bar = None
@@ -61,6 +62,7 @@ class Progress(tune.Callback):
 
     def on_step_end(self, iteration, trials, **info):
         self._running = sum(trial.status == "RUNNING" for trial in trials)
+        self._slots = max(self._slots, self._running)
         if self._terminal():
             self._show()
         elif time.monotonic() - self._last_line > 4 * self.every_s:
@@ -94,11 +96,11 @@ class Progress(tune.Callback):
         if not self._epoch_walls:
             return None
         ended = set(self.recorder.statuses)
-        started = len(self._epochs)
-        left = sum(self.budget - n for trial_id, n in self._epochs.items() if trial_id not in ended)
-        left += max(0, self.total - max(started, done)) * self.budget
+        running = [n for trial_id, n in self._epochs.items() if trial_id not in ended]
+        to_start = max(0, self.total - max(len(self._epochs), done))
+        left = sum(self.budget - n for n in running) + to_start * self.budget
         per_epoch = sorted(self._epoch_walls)[len(self._epoch_walls) // 2]  # median: robust to a pause
-        return left * per_epoch / max(1, self._running)
+        return left * per_epoch / max(1, min(self._slots, len(running) + to_start))
 
     def _ended(self, trials, trial):
         self._epochs.setdefault(trial.trial_id, 0)

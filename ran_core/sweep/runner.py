@@ -19,8 +19,8 @@ from pathlib import Path
 from ran_core.common.keys import OPTUNA_DB
 from ran_core.results.store import remove_stale_temp_files
 from ran_core.sweep import experiments, interrupts, preflight
+from ran_core.sweep.config import configure
 from ran_core.sweep.console import quiet_libraries
-from ran_core.sweep.flags import configure
 from ran_core.sweep.lock import lock_output
 from ran_core.sweep.tuner import build_tuner, datasets_of, metric_for, optuna_url, trainable_for, trial_env
 

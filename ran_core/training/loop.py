@@ -69,18 +69,7 @@ def train(config, *, dataset=None, resume_from=None, checkpoint_dir=None, on_epo
     model, network, engine = compiled_model(config, data, train_targets, steps_per_epoch, _pixel_mean(data, split))
     engine.set_validation(split.validation, data.y_train)
     params = sum(int(np.prod(v.shape)) for v in network.trainable_variables)
-    history, start_epoch = [], 0
-    if resume_from is not None:
-        state = load_checkpoint(model, resume_from)
-        if _result_fields(state["config"]) != _result_fields(json.loads(json.dumps(config.to_dict()))):
-            raise ValueError(f"checkpoint {resume_from} was written for another config: {state['config']}")
-        history, start_epoch = state["history"], state["epoch"]
-        confusion = np.asarray(state["confusion"], dtype=np.int64)
-        correct = unpack_outcomes(state.get("test_correct"), int(confusion.sum()))
-    else:
-        confusion = np.zeros((data.num_classes, data.num_classes), dtype=np.int64)
-        correct = None
-
+    history, start_epoch, confusion, correct = _start(model, config, data.num_classes, resume_from)
     for epoch in range(start_epoch, config.epochs):
         order = epoch_order(config, split, epoch, steps_per_epoch)
         started = time.perf_counter()
@@ -117,6 +106,18 @@ def train(config, *, dataset=None, resume_from=None, checkpoint_dir=None, on_epo
         if on_epoch_end is not None:
             on_epoch_end(dict(metrics), lambda directory, state=state: save_checkpoint(model, state, directory))
     return TrainResult(config, history, confusion, params, data.num_classes, correct)
+
+
+def _start(model, config, num_classes, resume_from):
+    """(history, first epoch, confusion, test outcomes) a run starts from: nothing, or the
+    checkpoint at `resume_from` (restored into `model`), refused if written for another config."""
+    if resume_from is None:
+        return [], 0, np.zeros((num_classes, num_classes), dtype=np.int64), None
+    state = load_checkpoint(model, resume_from)
+    if _result_fields(state["config"]) != _result_fields(json.loads(json.dumps(config.to_dict()))):
+        raise ValueError(f"checkpoint {resume_from} was written for another config: {state['config']}")
+    confusion = np.asarray(state["confusion"], dtype=np.int64)
+    return state["history"], state["epoch"], confusion, unpack_outcomes(state.get("test_correct"), int(confusion.sum()))
 
 
 def training_labels(config, data, split):
