@@ -30,7 +30,7 @@ import optuna
 from ray import tune
 
 from ran_core.results import compacted_path, parts_path, read_results
-from ran_core.sweep.flags import configure
+from ran_core.sweep.config import configure
 from ran_core.sweep.recorder import ResultRecorder
 from ran_core.sweep.runner import reconcile
 from ran_core.sweep.schedulers import asha_rungs
