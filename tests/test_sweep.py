@@ -66,6 +66,14 @@ def test_noise_robustness_smoke_study_end_to_end(noise_smoke):
     assert len(keys) == len(set(keys)) == len(rows) * budget
     assert "Ray dashboard" not in run.stdout  # --no-dashboard
     assert "10 trials done: 10 completed, 0 pruned, 0 errored" in run.stdout
+    # The report is written at the end, and the console says where, with the command that makes it again.
+    assert (out / "report" / "report.md").is_file() and (out / "report" / "noise_robustness.png").is_file()
+    assert f"report and figures: {out / 'report'}/" in run.stdout and "python -m ran_core.analysis" in run.stdout
+    assert "recipe on digits 16x16: batch 32" in run.stdout
+    # Quiet: a few lines, one per trial end, no library chatter.
+    lines = (run.stdout + run.stderr).splitlines()
+    assert len(lines) < 40, "\n".join(lines)
+    assert not [line for line in lines if " INFO " in line or "[I " in line or "tensorboard" in line.lower()], lines
 
 
 @pytest.mark.slow
