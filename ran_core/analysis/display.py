@@ -147,47 +147,19 @@ def _best_trials_summary(results, study: str, k: int = 10) -> pd.DataFrame:
             ],
             columns=["rank", *_CONFIGURATION, "validation error %"],
         )
-    columns = [
-        "rank",
-        "trial_id",
-        "model",
-        "dataset",
-        "attention type",
-        "learning mode",
-        "noise %",
-        "width",
-        "learning rate",
-        "weight decay",
-        "batch",
-        "epochs run",
-        "final test error %",
-        "best test error %",
-        "paper %",
-        "paper source",
+    scores = ["final test error %", "best test error %", "paper %", "paper source"]
+    rows = [
+        {
+            **_configuration(r),
+            "rank": i + 1,
+            "final test error %": _pct(r["final_test_error"]),
+            "best test error %": _pct(r["best_test_error"]),
+            "paper %": _paper(r),
+            "paper source": _source(r),
+        }
+        for i, r in best.iterrows()
     ]
-    rows = []
-    for i, r in best.iterrows():
-        rows.append(
-            {
-                "rank": i + 1,
-                "trial_id": r["trial_id"],
-                "model": r["model"],
-                "dataset": r["dataset"],
-                "attention type": _opt(r["attention_type"]),
-                "learning mode": _opt(r["learning_mode"]),
-                "noise %": _noise(r["noise_ratio"]),
-                "width": _opt(r["width"]),
-                "learning rate": "—" if is_missing(r["learning_rate"]) else f"{r['learning_rate']:.3g}",
-                "weight decay": "—" if is_missing(r["weight_decay"]) else f"{r['weight_decay']:.2g}",
-                "batch": _opt(r["batch_size"]),
-                "epochs run": f"{_opt(r['epochs_run'])}/{_opt(r['epochs'])}",
-                "final test error %": _pct(r["final_test_error"]),
-                "best test error %": _pct(r["best_test_error"]),
-                "paper %": _paper(r),
-                "paper source": _source(r),
-            }
-        )
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(rows, columns=["rank", *_CONFIGURATION, *scores])
 
 
 _CONFIGURATION = [
